@@ -96,8 +96,9 @@ $(B)/tools/%: $(B)/tests/tools/%.o $(B)/libscb.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(OPT) -o $@ $^ $(LDLIBS_ALL)
 
+.SECONDARY:
 .SECONDEXPANSION:
-$(B)/sim-%: $$(patsubst %.c,$(B)/%.o,$$(wildcard tests/sim/$$*/*.c)) \
+$(B)/sim-%: $$(addprefix $(B)/,$$(addsuffix .o,$$(basename $$(wildcard tests/sim/$$*/*.c)))) \
 		$(SIMC_SRCS:%.c=$(B)/%.o) $(B)/libscb.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(OPT) -o $@ $^ $(LDLIBS_ALL)

@@ -10,7 +10,7 @@ libcjson-dev libhiredis-dev libssl-dev"
 TEST="libcmocka-dev redis-server python3 curl clang-format cppcheck
 prometheus yamllint"
 RUNTIME="libmicrohttpd12 libcurl4 libcjson1 libhiredis0.14 libssl3
-ca-certificates tini"
+ca-certificates tini curl"
 
 case "${1:-all}" in
 --build) pkgs="$BUILD" ;;

@@ -8,7 +8,7 @@ by cleanup_all(), whatever happened.
 import base64
 import hashlib
 import hmac
-import http.client
+import http.client as http_client
 import json
 import os
 import shutil
@@ -199,7 +199,7 @@ def _resp_read(f):
 def http(method, url, body=None, headers=None, timeout=10):
     """One HTTP request; answers (status, headers dict lower-case, bytes)."""
     u = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    conn = http_client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     path = u.path + ("?" + u.query if u.query else "")
     if isinstance(body, (dict, list)):
         body = json.dumps(body).encode()

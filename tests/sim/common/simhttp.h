@@ -10,8 +10,17 @@
  *     "error_rate": 0.1, "error_status": 503, "retry_after_s": 1,
  *     "latency_ms": 50, "timeout_rate": 0.0, "drop_rate": 0.0}]}
  *
- * ("method" and "path_prefix" optional; an empty "rules" clears them.)
- * GET /_sim/faults answers the rules and how often each fault fired.
+ * ("method" and "path_prefix" optional; an empty "rules" clears them.
+ * An optional "error_body" (a string of at most 1023 bytes, JSON text
+ * usually) replaces the default body {"Message":"injected fault"} of an
+ * injected error, e.g. to inject a 429 in a service's own shape.)
+ * The first rule whose method and path prefix match decides; one draw
+ * per request picks drop, timeout or error by their rates; latency
+ * applies first, to every matching request. "seed" (optional) restarts
+ * the fault generator, so a run of requests sees the same faults again.
+ * Control routes (/_sim/...) never suffer faults.
+ * GET /_sim/faults answers {"seed", "rules": [rule + "fired": {"matched",
+ * "error", "latency", "timeout", "drop"}]}: how often each fault fired.
  * A timeout holds the request unanswered until the client gives up or
  * the server stops; a drop closes the connection without an answer.
  */
