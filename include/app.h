@@ -42,7 +42,7 @@ struct app {
     atomic_int redis_state;           /* enum app_redis_state; by the watcher */
     atomic_bool redis_checked;        /* the start-up checks passed once */
     struct route_health_watch *watch; /* the Redis watcher thread */
-    struct runtime *runtime;   /* workers, jobs, polls; by runtime.c */
+    struct runtime *runtime;          /* workers, jobs, polls; by runtime.c */
 };
 
 /* Adds one module's routes to app->httpd. */

@@ -53,6 +53,7 @@
 #define HTTPD_RESP_HEADERS 12         /* extra answer headers per response */
 #define HTTPD_PARAMS_MAX 4            /* {name} segments per pattern */
 #define HTTPD_DISCARD_MAX (16u << 20) /* over-limit body read before close */
+#define HTTPD_IDLE_SETTLE_MS 100      /* quiet time before a drain ends */
 
 struct httpd;      /* the server: opaque */
 struct httpd_req;  /* one request; valid only during the handler call */
@@ -127,8 +128,9 @@ void httpd_quiesce(struct httpd *h);
 int httpd_in_flight(const struct httpd *h);
 
 /*
- * Waits until no request is in progress or CLOCK_MONOTONIC passes
- * 'deadline_ms'; true when idle. Call after httpd_quiesce().
+ * Waits until no request has been in progress for HTTPD_IDLE_SETTLE_MS,
+ * or CLOCK_MONOTONIC passes 'deadline_ms'; true when idle. Call after
+ * httpd_quiesce().
  */
 bool httpd_wait_idle(const struct httpd *h, int64_t deadline_ms);
 

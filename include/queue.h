@@ -21,6 +21,10 @@
  * stream when they are acknowledged, so the stream holds only jobs not
  * yet finished and never needs trimming past a pending entry.
  *
+ * Round trips per job: enqueue 1 (one script, or one for a whole
+ * batch), take 1 (XREADGROUP), finish 1 (one script). A retry or wait
+ * adds its share of a sweep (one script moves up to 100 due jobs).
+ *
  * Functions that take a struct store use that connection and are as
  * thread-safe as it is (one per thread).
  */
@@ -93,8 +97,8 @@ enum scb_err queue_enqueue(struct store *st, const struct queue_new_job *job,
  */
 enum scb_err queue_enqueue_batch(struct store *st,
                                  const struct queue_new_job *jobs, size_t n,
-                                 const char *dedupe_key,
-                                 int64_t dedupe_ttl_s, bool *out_duplicate,
+                                 const char *dedupe_key, int64_t dedupe_ttl_s,
+                                 bool *out_duplicate,
                                  enum queue_added *out_each);
 
 /*
@@ -188,8 +192,7 @@ enum scb_err queue_release(struct queue_job *job);
  * holds entry ids[i]. *out_renewed counts those still owned.
  */
 enum scb_err queue_renew(struct store *st, const char *const *consumers,
-                         const char *const *ids, size_t n,
-                         size_t *out_renewed);
+                         const char *const *ids, size_t n, size_t *out_renewed);
 
 /* What one sweep did. */
 struct queue_sweep_result {
@@ -223,8 +226,7 @@ enum scb_err queue_group_ensure(struct store *st);
  * 2^(attempt-1), capped at the cap, then less a jitter of up to a
  * quarter taken from 'rnd'. Never above the cap; grows with 'attempt'.
  */
-int64_t queue_backoff_ms(const struct config *cfg, int attempt,
-                         uint32_t rnd);
+int64_t queue_backoff_ms(const struct config *cfg, int attempt, uint32_t rnd);
 
 /* Queue figures for GET /admin/api/stats and the metrics. */
 struct queue_stats {
@@ -267,8 +269,8 @@ struct queue_dead_page {
  * the first page; else a next_cursor). 'limit' 1..500. SCB_EINVAL for
  * a malformed cursor or limit. Release with queue_dead_page_release().
  */
-enum scb_err queue_dead_list(struct store *st, const char *cursor,
-                             size_t limit, struct queue_dead_page *out);
+enum scb_err queue_dead_list(struct store *st, const char *cursor, size_t limit,
+                             struct queue_dead_page *out);
 void queue_dead_page_release(struct queue_dead_page *page);
 
 /*

@@ -33,7 +33,8 @@
  *                work resumes once the credentials are fixed).
  * After SCB_EWAIT, sc_client_wait_ms() tells how long to wait. Details of
  * the last answer (status, loggable URL, body excerpt) stay readable
- * through sc_client_last() until the next call.
+ * through sc_client_last() until the next call; a request the rate limit
+ * held back shows status 0 and code "unsent".
  */
 #ifndef SCB_SC_CLIENT_H
 #define SCB_SC_CLIENT_H

@@ -53,7 +53,7 @@ struct httpd {
     size_t nroutes;
     size_t caproutes;
     struct listener main;
-    struct listener admin; /* used when cfg.admin_host */
+    struct listener admin;  /* used when cfg.admin_host */
     httpd_reject_fn reject; /* 413s the server answers itself */
     void *reject_ctx;
     atomic_int in_flight;
@@ -525,8 +525,8 @@ static void req_account(const struct httpd_req *req)
 static struct MHD_Response *mhd_response(struct httpd_resp *resp)
 {
     if (resp->fd >= 0) {
-        struct MHD_Response *r =
-            MHD_create_response_from_fd64(resp->fd_size, resp->fd);
+        struct MHD_Response *r = MHD_create_response_from_fd64(resp->fd_size,
+                                                               resp->fd);
 
         if (r)
             resp->fd = -1; /* MHD closes it with the response */
@@ -1140,16 +1140,29 @@ int httpd_in_flight(const struct httpd *h)
     return atomic_load(&h->in_flight);
 }
 
+/*
+ * A request counts from its request line, so bytes that arrived just
+ * before the quiesce may not count yet: idle must hold for
+ * HTTPD_IDLE_SETTLE_MS before it is believed.
+ */
 bool httpd_wait_idle(const struct httpd *h, int64_t deadline_ms)
 {
     const struct timespec step = { 0, 20 * 1000000 };
+    int64_t idle_since = -1;
 
-    while (atomic_load(&h->in_flight) > 0) {
-        if (now_ns() / 1000000 >= deadline_ms)
-            return false;
+    for (;;) {
+        int64_t now = now_ns() / 1000000;
+
+        if (atomic_load(&h->in_flight) > 0)
+            idle_since = -1;
+        else if (idle_since < 0)
+            idle_since = now;
+        if (idle_since >= 0 && now - idle_since >= HTTPD_IDLE_SETTLE_MS)
+            return true;
+        if (now >= deadline_ms)
+            return atomic_load(&h->in_flight) == 0;
         nanosleep(&step, NULL);
     }
-    return true;
 }
 
 int httpd_port(const struct httpd *h, bool admin)

@@ -648,6 +648,26 @@ static enum queue_outcome imp_after(struct imp *m)
     return QUEUE_DONE;
 }
 
+/*
+ * An order that waits for a person and never reached DDI: a cancel in
+ * Sellercloud settles it, and its dead letter goes with it.
+ */
+static enum queue_outcome imp_unsent_cancel(struct imp *m)
+{
+    char key[48];
+    enum scb_err err;
+
+    if (m->o.status_code != SC_STATUS_CANCELED &&
+        m->o.status_code != SC_STATUS_VOID)
+        return QUEUE_DONE;
+    snprintf(key, sizeof(key), "order:%" PRId64, m->id);
+    err = queue_dead_discard_key(m->st, key, NULL);
+    if (err && err != SCB_ENOTFOUND)
+        return imp_store_fail(m, err);
+    return imp_set(m, "cancelled", NULL, "cancelled",
+                   "cancelled in Sellercloud; never sent to DDI", NULL, 0);
+}
+
 /* ---- the decision ---- */
 
 static enum queue_outcome imp_decide(struct imp *m)
@@ -660,9 +680,10 @@ static enum queue_outcome imp_decide(struct imp *m)
 
     if (has_ddi && (strcmp(state, "needs_attention") != 0 || m->replay))
         return strcmp(state, "cancelled") == 0 ? QUEUE_DONE : imp_after(m);
-    if (strcmp(state, "cancelled") == 0 ||
-        (strcmp(state, "needs_attention") == 0 && !m->replay))
+    if (strcmp(state, "cancelled") == 0)
         return QUEUE_DONE;
+    if (strcmp(state, "needs_attention") == 0 && !m->replay)
+        return has_ddi ? QUEUE_DONE : imp_unsent_cancel(m);
     if (strcmp(state, "importing") == 0)
         return imp_import(m, o->shipping_status == SC_SHIP_FULLY);
     why = imp_out_of_scope(m, buf, sizeof(buf));
@@ -686,7 +707,8 @@ static enum queue_outcome imp_decide(struct imp *m)
 static enum queue_outcome imp_locked(struct imp *m)
 {
     char tok[33];
-    int64_t lease = 2 * m->j->cfg->ddi_timeout_s * 1000 + 30000;
+    /* Outlives a lookup and a create in flight, should this worker die. */
+    int64_t lease = 2 * m->j->cfg->ddi_timeout_s * 1000 + 5000;
     enum queue_outcome out;
     enum scb_err err;
 

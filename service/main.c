@@ -319,6 +319,7 @@ static int run(void)
     struct config cfg;
     struct app app;
     sigset_t set;
+    enum scb_err err;
     int rc = load_config(&cfg);
 
     if (rc)
@@ -334,8 +335,9 @@ static int run(void)
     }
     log_config(&cfg);
     build_info();
-    if (app_init(&app, &cfg)) {
-        log_error("main", "cannot set up", LOG_STR("error", "out of memory"));
+    err = app_init(&app, &cfg);
+    if (err) {
+        log_error("main", "cannot set up", LOG_STR("error", scb_strerror(err)));
         rc = MAIN_EXIT_FAIL;
     } else {
         rc = serve(&app, &set);

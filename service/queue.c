@@ -53,45 +53,45 @@ struct queue_job {
  * string literal may not pass 4095 bytes). A marker "s:<entry>" names a
  * stream entry, "d:<job id>" a delayed job.
  */
-#define LUA_CORE                                                            \
-    "local function now_ms()\n"                                             \
-    "  local t = redis.call('TIME')\n"                                      \
-    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"  \
-    "end\n"                                                                 \
+#define LUA_CORE                                                           \
+    "local function now_ms()\n"                                            \
+    "  local t = redis.call('TIME')\n"                                     \
+    "  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
+    "end\n"                                                                \
     "local function num(x) return string.format('%.0f', x) end\n"          \
-    "local function field(f, name)\n"                                       \
-    "  for i = 1, #f - 1, 2 do\n"                                           \
-    "    if f[i] == name then return f[i + 1] end\n"                        \
-    "  end\n"                                                               \
-    "  return nil\n"                                                        \
-    "end\n"                                                                 \
-    "local function setfield(f, name, value)\n"                             \
-    "  for i = 1, #f - 1, 2 do\n"                                           \
-    "    if f[i] == name then f[i + 1] = value return end\n"                \
-    "  end\n"                                                               \
-    "  f[#f + 1] = name\n"                                                  \
-    "  f[#f + 1] = value\n"                                                 \
+    "local function field(f, name)\n"                                      \
+    "  for i = 1, #f - 1, 2 do\n"                                          \
+    "    if f[i] == name then return f[i + 1] end\n"                       \
+    "  end\n"                                                              \
+    "  return nil\n"                                                       \
+    "end\n"                                                                \
+    "local function setfield(f, name, value)\n"                            \
+    "  for i = 1, #f - 1, 2 do\n"                                          \
+    "    if f[i] == name then f[i + 1] = value return end\n"               \
+    "  end\n"                                                              \
+    "  f[#f + 1] = name\n"                                                 \
+    "  f[#f + 1] = value\n"                                                \
     "end\n"
 
 /* The marker of a job's fields; moving a marker only if it names 'from'. */
-#define LUA_MARK                                                            \
-    "local function marker(prefix, f)\n"                                    \
-    "  local k = field(f, 'key')\n"                                         \
-    "  if not k or k == '' then return nil end\n"                           \
-    "  return prefix .. (field(f, 'type') or '') .. ':' .. k\n"             \
-    "end\n"                                                                 \
-    "local function remark(mk, from, to, ttl)\n"                            \
-    "  if not mk or redis.call('GET', mk) ~= from then return end\n"        \
-    "  if to then redis.call('SET', mk, to, 'EX', ttl)\n"                   \
-    "  else redis.call('DEL', mk) end\n"                                    \
+#define LUA_MARK                                                     \
+    "local function marker(prefix, f)\n"                             \
+    "  local k = field(f, 'key')\n"                                  \
+    "  if not k or k == '' then return nil end\n"                    \
+    "  return prefix .. (field(f, 'type') or '') .. ':' .. k\n"      \
+    "end\n"                                                          \
+    "local function remark(mk, from, to, ttl)\n"                     \
+    "  if not mk or redis.call('GET', mk) ~= from then return end\n" \
+    "  if to then redis.call('SET', mk, to, 'EX', ttl)\n"            \
+    "  else redis.call('DEL', mk) end\n"                             \
     "end\n"
 
 /* The consumer whose pending list holds entry 'id', or nil. */
-#define LUA_OWNER                                                           \
-    "local function owner(stream, group, id)\n"                             \
-    "  local p = redis.pcall('XPENDING', stream, group, id, id, 1)\n"       \
-    "  if type(p) ~= 'table' or p.err or #p == 0 then return nil end\n"     \
-    "  return p[1][2]\n"                                                    \
+#define LUA_OWNER                                                       \
+    "local function owner(stream, group, id)\n"                         \
+    "  local p = redis.pcall('XPENDING', stream, group, id, id, 1)\n"   \
+    "  if type(p) ~= 'table' or p.err or #p == 0 then return nil end\n" \
+    "  return p[1][2]\n"                                                \
     "end\n"
 
 /*
@@ -99,49 +99,49 @@ struct queue_job {
  * entry that exists and is in no pending list, or a delayed job (which
  * an earlier run_at pulls forward).
  */
-#define LUA_WAITING                                                         \
-    "local function waiting(stream, zset, group, m, run_at)\n"              \
-    "  local kind, ref = string.sub(m, 1, 1), string.sub(m, 3)\n"           \
-    "  if kind == 's' then\n"                                               \
-    "    if #redis.call('XRANGE', stream, ref, ref) == 0 then\n"            \
-    "      return false\n"                                                  \
-    "    end\n"                                                             \
-    "    return owner(stream, group, ref) == nil\n"                         \
-    "  end\n"                                                               \
-    "  if kind ~= 'd' then return false end\n"                              \
-    "  local s = redis.call('ZSCORE', zset, ref)\n"                         \
-    "  if not s then return false end\n"                                    \
-    "  if run_at < tonumber(s) then\n"                                      \
-    "    redis.call('ZADD', zset, 'XX', 'LT', run_at, ref)\n"               \
-    "  end\n"                                                               \
-    "  return true\n"                                                       \
+#define LUA_WAITING                                               \
+    "local function waiting(stream, zset, group, m, run_at)\n"    \
+    "  local kind, ref = string.sub(m, 1, 1), string.sub(m, 3)\n" \
+    "  if kind == 's' then\n"                                     \
+    "    if #redis.call('XRANGE', stream, ref, ref) == 0 then\n"  \
+    "      return false\n"                                        \
+    "    end\n"                                                   \
+    "    return owner(stream, group, ref) == nil\n"               \
+    "  end\n"                                                     \
+    "  if kind ~= 'd' then return false end\n"                    \
+    "  local s = redis.call('ZSCORE', zset, ref)\n"               \
+    "  if not s then return false end\n"                          \
+    "  if run_at < tonumber(s) then\n"                            \
+    "    redis.call('ZADD', zset, 'XX', 'LT', run_at, ref)\n"     \
+    "  end\n"                                                     \
+    "  return true\n"                                             \
     "end\n"
 
 /* Adds a job to the stream, or to the delayed set; answers its marker. */
-#define LUA_ADD                                                             \
-    "local function add_job(stream, zset, data, f, run_at, now)\n"          \
-    "  if run_at > now then\n"                                              \
-    "    local id = field(f, 'id')\n"                                       \
-    "    redis.call('HSET', data, id, cjson.encode(f))\n"                   \
-    "    redis.call('ZADD', zset, run_at, id)\n"                            \
-    "    return 'd:' .. id\n"                                               \
-    "  end\n"                                                               \
-    "  return 's:' .. redis.call('XADD', stream, '*', unpack(f))\n"         \
+#define LUA_ADD                                                     \
+    "local function add_job(stream, zset, data, f, run_at, now)\n"  \
+    "  if run_at > now then\n"                                      \
+    "    local id = field(f, 'id')\n"                               \
+    "    redis.call('HSET', data, id, cjson.encode(f))\n"           \
+    "    redis.call('ZADD', zset, run_at, id)\n"                    \
+    "    return 'd:' .. id\n"                                       \
+    "  end\n"                                                       \
+    "  return 's:' .. redis.call('XADD', stream, '*', unpack(f))\n" \
     "end\n"
 
 /* Adds a dead letter; a key keeps one letter, the newest. */
-#define LUA_DEAD                                                            \
-    "local function dead_add(dead, dkp, f, now, keep)\n"                    \
-    "  local minid = num(math.max(0, now - keep)) .. '-0'\n"                \
-    "  local id = redis.call('XADD', dead, 'MINID', '~', minid, '*',\n"     \
-    "                        unpack(f))\n"                                  \
-    "  local k = field(f, 'key')\n"                                         \
-    "  if k and k ~= '' then\n"                                             \
-    "    local old = redis.call('GET', dkp .. k)\n"                         \
-    "    if old then redis.call('XDEL', dead, old) end\n"                   \
-    "    redis.call('SET', dkp .. k, id, 'PX', keep)\n"                     \
-    "  end\n"                                                               \
-    "  return id\n"                                                         \
+#define LUA_DEAD                                                        \
+    "local function dead_add(dead, dkp, f, now, keep)\n"                \
+    "  local minid = num(math.max(0, now - keep)) .. '-0'\n"            \
+    "  local id = redis.call('XADD', dead, 'MINID', '~', minid, '*',\n" \
+    "                        unpack(f))\n"                              \
+    "  local k = field(f, 'key')\n"                                     \
+    "  if k and k ~= '' then\n"                                         \
+    "    local old = redis.call('GET', dkp .. k)\n"                     \
+    "    if old then redis.call('XDEL', dead, old) end\n"               \
+    "    redis.call('SET', dkp .. k, id, 'PX', keep)\n"                 \
+    "  end\n"                                                           \
+    "  return id\n"                                                     \
     "end\n"
 
 /*
@@ -197,17 +197,17 @@ static const struct store_script queue_lua_finish = {
     "redis.call('XDEL', KEYS[1], ARGV[3])\n"
     "local mk = nil\n"
     "if ARGV[5] ~= '' then mk = ARGV[5] end\n"
-    "local from, a, now = 's:' .. ARGV[3], ARGV[4], now_ms()\n"
+    "local from, a = 's:' .. ARGV[3], ARGV[4]\n"
     "if a == 'delay' then\n"
     "  redis.call('HSET', KEYS[3], ARGV[6], ARGV[8])\n"
-    "  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[7]), ARGV[6])\n"
+    "  redis.call('ZADD', KEYS[2], now_ms() + tonumber(ARGV[7]), ARGV[6])\n"
     "  remark(mk, from, 'd:' .. ARGV[6], ARGV[10])\n"
     "elseif a == 'release' then\n"
     "  local id = redis.call('XADD', KEYS[1], '*',\n"
     "                        unpack(cjson.decode(ARGV[8])))\n"
     "  remark(mk, from, 's:' .. id, ARGV[10])\n"
     "elseif a == 'dead' then\n"
-    "  local f = cjson.decode(ARGV[8])\n"
+    "  local f, now = cjson.decode(ARGV[8]), now_ms()\n"
     "  setfield(f, 'failed_at', num(now))\n"
     "  dead_add(KEYS[4], ARGV[11], f, now, tonumber(ARGV[9]))\n"
     "  remark(mk, from, nil)\n"
@@ -472,6 +472,7 @@ static void qkeys_init(struct qkeys *k, const struct store *st)
 {
     const char *p = store_prefix(st);
 
+    memset(k, 0, sizeof(*k));
     snprintf(k->stream, sizeof(k->stream), "%sjobs", p);
     snprintf(k->delayed, sizeof(k->delayed), "%sjobs:delayed", p);
     snprintf(k->data, sizeof(k->data), "%sjobs:delayed:data", p);
@@ -495,7 +496,7 @@ static bool parse_i64(const char *s, int64_t *out_v)
     return true;
 }
 
-/* A stream id "<ms>-<seq>", digits only. */
+/* A stream id "<ms>-<seq>": each part 1..19 digits, so Redis takes it. */
 static bool queue_id_valid(const char *id)
 {
     size_t i = 0, digits = 0;
@@ -504,11 +505,11 @@ static bool queue_id_valid(const char *id)
         return false;
     for (; id[i] >= '0' && id[i] <= '9'; i++)
         digits++;
-    if (!digits || id[i] != '-')
+    if (!digits || digits > 19 || id[i] != '-')
         return false;
     for (digits = 0, i++; id[i] >= '0' && id[i] <= '9'; i++)
         digits++;
-    return digits && !id[i];
+    return digits && digits <= 19 && !id[i];
 }
 
 /* Printable ASCII from 'lo' up, 1..max bytes, without 'ban'. */
@@ -624,8 +625,8 @@ static enum scb_err enqueue_result(const redisReply *r, size_t n,
 
 enum scb_err queue_enqueue_batch(struct store *st,
                                  const struct queue_new_job *jobs, size_t n,
-                                 const char *dedupe_key,
-                                 int64_t dedupe_ttl_s, bool *out_duplicate,
+                                 const char *dedupe_key, int64_t dedupe_ttl_s,
+                                 bool *out_duplicate,
                                  enum queue_added *out_each)
 {
     struct qkeys k;
@@ -795,8 +796,8 @@ static enum scb_err job_fill(struct queue_job *job, const redisReply *f)
     job->waited_ms = reply_i64(f, "waited", 0);
     if (!job->id[0] || !job->type[0] || !payload)
         return SCB_EPARSE;
-    if (jsonio_parse(payload, strlen(payload), QUEUE_PAYLOAD_MAX,
-                     &job->json) == SCB_ENOMEM)
+    if (jsonio_parse(payload, strlen(payload), QUEUE_PAYLOAD_MAX, &job->json) ==
+        SCB_ENOMEM)
         return SCB_ENOMEM;
     return SCB_OK;
 }
@@ -838,8 +839,7 @@ static enum scb_err take_read(struct store *st, const char *stream,
                         "XREADGROUP GROUP %s %s COUNT 1 STREAMS %s >",
                         QUEUE_GROUP, consumer, stream);
     }
-    if (err == SCB_ESTORECMD &&
-        strncmp(store_errstr(st), "NOGROUP", 7) == 0) {
+    if (err == SCB_ESTORECMD && strncmp(store_errstr(st), "NOGROUP", 7) == 0) {
         /* Redis lost the group (or never had it): make it, read again. */
         err = queue_group_ensure(st);
         if (!err)
@@ -907,8 +907,7 @@ enum scb_err queue_group_ensure(struct store *st)
     qkeys_init(&k, st);
     err = store_cmd(st, &r, "XGROUP CREATE %s %s 0 MKSTREAM", k.stream,
                     QUEUE_GROUP);
-    if (err == SCB_ESTORECMD &&
-        strncmp(store_errstr(st), "BUSYGROUP", 9) == 0)
+    if (err == SCB_ESTORECMD && strncmp(store_errstr(st), "BUSYGROUP", 9) == 0)
         return SCB_OK;
     if (!err)
         freeReplyObject(r);
@@ -917,8 +916,7 @@ enum scb_err queue_group_ensure(struct store *st)
 
 /* ---- finishing ------------------------------------------------------- */
 
-int64_t queue_backoff_ms(const struct config *cfg, int attempt,
-                         uint32_t rnd)
+int64_t queue_backoff_ms(const struct config *cfg, int attempt, uint32_t rnd)
 {
     int64_t cap = cfg->backoff_cap_s * 1000;
     int64_t d = cfg->backoff_base_s * 1000;
@@ -968,12 +966,11 @@ static void plan_retry(const struct queue_job *job, struct finish_plan *p)
     }
     p->action = "delay";
     p->applied = QUEUE_RETRY;
-    p->delay_ms = queue_backoff_ms(job->cfg, (int)p->attempts,
-                                   queue_random());
+    p->delay_ms = queue_backoff_ms(job->cfg, (int)p->attempts, queue_random());
 }
 
-static void plan_finish(const struct queue_job *job,
-                        enum queue_outcome outcome, struct finish_plan *p)
+static void plan_finish(const struct queue_job *job, enum queue_outcome outcome,
+                        struct finish_plan *p)
 {
     int64_t wait = job->wait_ms > 0 ? job->wait_ms : 1000;
 
@@ -1028,8 +1025,7 @@ static enum scb_err put_num(struct buf *b, const char *name, int64_t v)
 
 /* The job's fields as a JSON array of strings, as the scripts take. */
 static enum scb_err plan_fields(const struct queue_job *job,
-                                const struct finish_plan *p,
-                                struct buf *b)
+                                const struct finish_plan *p, struct buf *b)
 {
     const char *error = job->error[0] ? job->error : job->last_error;
     enum scb_err err = buf_putc(b, '[');
@@ -1060,8 +1056,7 @@ static enum scb_err plan_fields(const struct queue_job *job,
 }
 
 static enum scb_err finish_run(struct queue_job *job,
-                               const struct finish_plan *p,
-                               const char *fields)
+                               const struct finish_plan *p, const char *fields)
 {
     struct qkeys k;
     struct args a;
@@ -1071,9 +1066,9 @@ static enum scb_err finish_run(struct queue_job *job,
 
     qkeys_init(&k, job->st);
     buf_init(&mk, 512);
-    err = job->key[0] ? buf_printf(&mk, "%s%s:%s", k.marker, job->type,
-                                   job->key)
-                      : buf_puts(&mk, "");
+    err = job->key[0]
+              ? buf_printf(&mk, "%s%s:%s", k.marker, job->type, job->key)
+              : buf_puts(&mk, "");
     args_init(&a, 16);
     args_add(&a, k.stream);
     args_add(&a, k.delayed);
@@ -1146,8 +1141,7 @@ enum scb_err queue_release(struct queue_job *job)
 /* ---- leases and sweeps ------------------------------------------------ */
 
 enum scb_err queue_renew(struct store *st, const char *const *consumers,
-                         const char *const *ids, size_t n,
-                         size_t *out_renewed)
+                         const char *const *ids, size_t n, size_t *out_renewed)
 {
     struct qkeys k;
     struct args a;
@@ -1188,8 +1182,7 @@ enum scb_err queue_job_renew(struct queue_job *job)
     return err;
 }
 
-static enum scb_err queue_housekeep(struct store *st,
-                                    const struct config *cfg,
+static enum scb_err queue_housekeep(struct store *st, const struct config *cfg,
                                     const struct qkeys *k)
 {
     struct args a;
@@ -1370,8 +1363,7 @@ static enum scb_err dead_page_fill(const redisReply *r, size_t limit,
             err = SCB_ESTORECMD;
             break;
         }
-        err = dead_fill(&page->items[i], e->element[0]->str,
-                        e->element[1]);
+        err = dead_fill(&page->items[i], e->element[0]->str, e->element[1]);
         if (!err)
             page->n++;
     }
@@ -1381,8 +1373,8 @@ static enum scb_err dead_page_fill(const redisReply *r, size_t limit,
     return err;
 }
 
-enum scb_err queue_dead_list(struct store *st, const char *cursor,
-                             size_t limit, struct queue_dead_page *out)
+enum scb_err queue_dead_list(struct store *st, const char *cursor, size_t limit,
+                             struct queue_dead_page *out)
 {
     struct queue_dead_page page = { 0 };
     struct qkeys k;

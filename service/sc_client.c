@@ -216,6 +216,33 @@ static enum scb_err sc_pause(struct sc_client *c, int64_t until_ms)
 }
 
 /*
+ * Records in c->resp that 'req' was never sent (the rate limit said wait
+ * or its Redis failed), so that no earlier answer is taken for this one.
+ */
+static enum scb_err sc_unsent(struct sc_client *c,
+                              const struct upstream_request *req,
+                              enum scb_err err)
+{
+    struct upstream_response *r = &c->resp;
+
+    buf_reset(&r->body);
+    r->status = 0;
+    r->fail = UPSTREAM_FAIL_NONE;
+    r->sent = false;
+    r->wait_ms = err == SCB_EWAIT ? c->wait_ms : 0;
+    r->retry_after_s = -1;
+    r->content_type[0] = '\0';
+    r->excerpt[0] = '\0';
+    r->elapsed_s = 0;
+    snprintf(r->code, sizeof(r->code), "unsent");
+    snprintf(r->endpoint, sizeof(r->endpoint), "%s", req->endpoint);
+    upstream_url_for_log(req->url, r->url_log, sizeof(r->url_log));
+    snprintf(r->detail, sizeof(r->detail), "%s",
+             err == SCB_EWAIT ? "rate limit: wait" : "rate limit failed");
+    return sc_fail(c, err);
+}
+
+/*
  * One request after one rate-limit token: 'auth' adds the bearer
  * header; an empty 'body' sends none. The answer is in c->resp.
  */
@@ -241,7 +268,7 @@ static enum scb_err sc_send(struct sc_client *c, enum upstream_method m,
     if (err == SCB_EWAIT)
         c->wait_ms = wait;
     if (err)
-        return err;
+        return sc_unsent(c, &req, err);
     err = upstream_send(c->up, &req, &c->resp);
     if (sc_reset_time(&c->resp, &until))
         return sc_pause(c, until);
@@ -398,7 +425,8 @@ static enum scb_err sc_token_fetch(struct sc_client *c, char *tok,
     buf_release(&url);
     if (!err)
         return sc_token_parse(c, tok, out_life_s);
-    if (c->resp.status == 400 || c->resp.status == 401)
+    if ((err == SCB_EPERMANENT || err == SCB_EUPSTREAM) &&
+        (c->resp.status == 400 || c->resp.status == 401))
         return sc_fail(c, SCB_EAUTH);
     if (err == SCB_EUNKNOWN)
         return sc_fail(c, SCB_EUPSTREAM); /* a token call changes nothing */

@@ -15,9 +15,9 @@
 #include "metrics.h"
 #include "store.h"
 
-#define STORE_CONNECT_MS 2000   /* connect timeout */
-#define STORE_REPLY_MS 5000     /* default reply timeout */
-#define STORE_SHA_SLOTS 16      /* scripts whose digest is cached */
+#define STORE_CONNECT_MS 2000 /* connect timeout */
+#define STORE_REPLY_MS 5000   /* default reply timeout */
+#define STORE_SHA_SLOTS 32    /* scripts whose digest is cached */
 #define STORE_MIN_MAJOR 6
 #define STORE_MIN_MINOR 2
 #define STORE_WARN_METRIC "scbridge_redis_config_warning"
@@ -33,7 +33,7 @@ struct store {
     int timeout_ms;           /* reply timeout asked for; 0: default */
     bool warned_aof;          /* logged once per handle, not per connect */
     bool warned_policy;
-    char prefix[48];          /* "<prefix>v1:" */
+    char prefix[48]; /* "<prefix>v1:" */
     char errstr[128];
     struct store_sha shas[STORE_SHA_SLOTS];
     struct store *pool_next; /* idle list of a store_pool */
@@ -122,11 +122,9 @@ static enum scb_err store_auth(struct store *st)
 
     if (!cfg->redis_password)
         return SCB_OK;
-    if (cfg->redis_user)
-        err = store_raw(st, &r, 3, argv);
-    else
-        err = store_raw(st, &r, 2, (const char *[]){ "AUTH",
-                                                     cfg->redis_password });
+    if (!cfg->redis_user)
+        argv[1] = cfg->redis_password; /* AUTH password: user "default" */
+    err = store_raw(st, &r, cfg->redis_user ? 3 : 2, argv);
     if (err == SCB_ESTORECMD) {
         store_seterr(st, "AUTH: credentials refused");
         store_drop(st);
@@ -363,9 +361,8 @@ enum scb_err store_cmd(struct store *st, redisReply **out_reply,
     return err;
 }
 
-enum scb_err store_cmd_argv(struct store *st, redisReply **out_reply,
-                            int argc, const char **argv,
-                            const size_t *argvlen)
+enum scb_err store_cmd_argv(struct store *st, redisReply **out_reply, int argc,
+                            const char **argv, const size_t *argvlen)
 {
     enum scb_err err = store_connect(st);
 
@@ -394,8 +391,9 @@ static enum scb_err store_sha(struct store *st,
     }
     if (!slot)
         slot = &st->shas[(size_t)(uintptr_t)script % STORE_SHA_SLOTS];
-    if (!EVP_Digest(script->lua, strlen(script->lua), md, &mdlen,
-                    EVP_sha1(), NULL) || mdlen != 20) {
+    if (!EVP_Digest(script->lua, strlen(script->lua), md, &mdlen, EVP_sha1(),
+                    NULL) ||
+        mdlen != 20) {
         store_seterr(st, "%s: cannot hash the script", script->name);
         return SCB_ENOMEM;
     }
@@ -414,7 +412,25 @@ static bool store_noscript(const struct store *st)
 /*
  * EVALSHA first; Redis forgets scripts on restart or SCRIPT FLUSH, so
  * NOSCRIPT is answered with EVAL of the text, which caches it again.
+ * v[0] and v[1] are the command and the digest, rewritten for EVAL.
  */
+static enum scb_err store_eval_run(struct store *st,
+                                   const struct store_script *script,
+                                   redisReply **out_reply, int n,
+                                   const char **v, size_t *l)
+{
+    enum scb_err err = store_cmd_argv(st, out_reply, n, v, l);
+
+    if (err == SCB_ESTORECMD && store_noscript(st)) {
+        v[0] = "EVAL";
+        l[0] = 4;
+        v[1] = script->lua;
+        l[1] = strlen(script->lua);
+        err = store_cmd_argv(st, out_reply, n, v, l);
+    }
+    return err;
+}
+
 enum scb_err store_eval(struct store *st, const struct store_script *script,
                         redisReply **out_reply, int nkeys, int argc,
                         const char **argv, const size_t *argvlen)
@@ -435,31 +451,23 @@ enum scb_err store_eval(struct store *st, const struct store_script *script,
     if ((size_t)argc + 3 > 24) {
         v = mem_malloc(((size_t)argc + 3) * sizeof(*v));
         l = mem_malloc(((size_t)argc + 3) * sizeof(*l));
-        if (!v || !l) {
-            err = SCB_ENOMEM;
-            goto out;
+    }
+    if (v && l) {
+        snprintf(nk, sizeof(nk), "%d", nkeys);
+        v[0] = "EVALSHA";
+        l[0] = 7;
+        v[1] = sha;
+        l[1] = 40;
+        v[2] = nk;
+        l[2] = strlen(nk);
+        for (int i = 0; i < argc; i++) {
+            v[i + 3] = argv[i];
+            l[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
         }
+        err = store_eval_run(st, script, out_reply, argc + 3, v, l);
+    } else {
+        err = SCB_ENOMEM;
     }
-    snprintf(nk, sizeof(nk), "%d", nkeys);
-    v[0] = "EVALSHA";
-    l[0] = 7;
-    v[1] = sha;
-    l[1] = 40;
-    v[2] = nk;
-    l[2] = strlen(nk);
-    for (int i = 0; i < argc; i++) {
-        v[i + 3] = argv[i];
-        l[i + 3] = argvlen ? argvlen[i] : strlen(argv[i]);
-    }
-    err = store_cmd_argv(st, out_reply, argc + 3, v, l);
-    if (err == SCB_ESTORECMD && store_noscript(st)) {
-        v[0] = "EVAL";
-        l[0] = 4;
-        v[1] = script->lua;
-        l[1] = strlen(script->lua);
-        err = store_cmd_argv(st, out_reply, argc + 3, v, l);
-    }
-out:
     if (v != stack_v) {
         mem_free(v);
         mem_free(l);
@@ -486,8 +494,8 @@ const char *store_errstr(const struct store *st)
     return st->errstr;
 }
 
-enum scb_err store_key(const struct store *st, struct buf *out,
-                       const char *fmt, ...)
+enum scb_err store_key(const struct store *st, struct buf *out, const char *fmt,
+                       ...)
 {
     va_list ap;
     enum scb_err err = buf_puts(out, st->prefix);

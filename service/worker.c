@@ -58,10 +58,10 @@ struct worker_pool {
     bool started;
     atomic_bool stopping;
     atomic_int in_flight;
-    pthread_mutex_t wp_lock; /* guards running, kick_at_ms */
-    pthread_cond_t wp_cond;  /* CLOCK_MONOTONIC; stop, kicks, exits */
-    int running;             /* worker threads not yet ended */
-    int64_t kick_at_ms;      /* monotonic; 0: none */
+    pthread_mutex_t wp_lock;    /* guards running, kick_at_ms */
+    pthread_cond_t wp_cond;     /* CLOCK_MONOTONIC; stop, kicks, exits */
+    int running;                /* worker threads not yet ended */
+    int64_t kick_at_ms;         /* monotonic; 0: none */
     pthread_mutex_t stats_lock; /* guards stats_store */
     struct store *stats_store;
 };
@@ -153,15 +153,28 @@ static enum scb_err worker_init_sync(struct worker_pool *wp)
     return SCB_OK;
 }
 
-static void worker_slots_init(struct worker_pool *wp, const char *base)
+static enum scb_err worker_slots_init(struct worker_pool *wp, const char *base)
 {
     for (size_t i = 0; i < wp->nslots; i++) {
         struct worker_slot *s = &wp->slots[i];
 
+        if (pthread_mutex_init(&s->slot_lock, NULL) != 0) {
+            while (i--)
+                pthread_mutex_destroy(&wp->slots[i].slot_lock);
+            return SCB_ENOMEM;
+        }
         s->wp = wp;
         atomic_init(&s->client_id, 0);
         snprintf(s->consumer, sizeof(s->consumer), "%s-w%zu", base, i);
     }
+    return SCB_OK;
+}
+
+static void worker_sync_release(struct worker_pool *wp)
+{
+    pthread_mutex_destroy(&wp->stats_lock);
+    pthread_mutex_destroy(&wp->wp_lock);
+    pthread_cond_destroy(&wp->wp_cond);
 }
 
 struct worker_pool *worker_pool_new(const struct config *cfg)
@@ -174,18 +187,23 @@ struct worker_pool *worker_pool_new(const struct config *cfg)
     wp->cfg = cfg;
     wp->nslots = cfg->workers > 0 ? (size_t)cfg->workers : 1;
     wp->slots = mem_calloc(wp->nslots, sizeof(*wp->slots));
-    if (!wp->slots || worker_init_sync(wp)) {
-        mem_free(wp->slots);
-        mem_free(wp);
-        return NULL;
-    }
+    if (!wp->slots || worker_init_sync(wp))
+        goto out_free;
     atomic_init(&wp->stopping, false);
     atomic_init(&wp->in_flight, 0);
     worker_base_name(base, sizeof(base));
     snprintf(wp->sweeper_name, sizeof(wp->sweeper_name), "%s-sweep", base);
-    worker_slots_init(wp, base);
+    if (worker_slots_init(wp, base)) {
+        worker_sync_release(wp);
+        goto out_free;
+    }
     worker_describe();
     return wp;
+
+out_free:
+    mem_free(wp->slots);
+    mem_free(wp);
+    return NULL;
 }
 
 enum scb_err worker_pool_register(struct worker_pool *wp, const char *type,
@@ -231,18 +249,31 @@ static void worker_note_client(struct worker_slot *slot, struct store *st)
     freeReplyObject(r);
 }
 
-static enum scb_err worker_take(struct worker_slot *slot, struct store *st,
-                                struct queue_job **out_job)
+/*
+ * Connects if the link broke, and notes the new CLIENT ID. A handler
+ * whose own commands reconnected leaves a stale id behind; a stop then
+ * waits out that worker's read (5 s at most).
+ */
+static enum scb_err worker_link(struct worker_slot *slot, struct store *st)
 {
     enum scb_err err;
 
-    if (!store_connected(st)) {
-        atomic_store(&slot->client_id, 0);
-        err = store_connect(st);
-        if (err)
-            return err;
+    if (store_connected(st))
+        return SCB_OK;
+    atomic_store(&slot->client_id, 0);
+    err = store_connect(st);
+    if (!err)
         worker_note_client(slot, st);
-    }
+    return err;
+}
+
+static enum scb_err worker_take(struct worker_slot *slot, struct store *st,
+                                struct queue_job **out_job)
+{
+    enum scb_err err = worker_link(slot, st);
+
+    if (err)
+        return err;
     return queue_take(st, slot->wp->cfg, slot->consumer, WORKER_BLOCK_MS,
                       out_job);
 }
@@ -301,11 +332,10 @@ static void worker_log(const struct queue_job *job,
         log_info("worker", "job waits", LOG_STR("job", id),
                  LOG_STR("type", type), LOG_INT("wait_ms", fin->delay_ms));
     else if (fin->outcome == QUEUE_RETRY)
-        log_warn("worker", "job failed, will retry", LOG_STR("job", id),
-                 LOG_STR("type", type),
-                 LOG_INT("attempt", queue_job_attempt(job)),
-                 LOG_INT("retry_in_ms", fin->delay_ms),
-                 LOG_STR("error", error));
+        log_warn(
+            "worker", "job failed, will retry", LOG_STR("job", id),
+            LOG_STR("type", type), LOG_INT("attempt", queue_job_attempt(job)),
+            LOG_INT("retry_in_ms", fin->delay_ms), LOG_STR("error", error));
     else
         log_error("worker", "job dead-lettered", LOG_STR("job", id),
                   LOG_STR("type", type),
@@ -326,9 +356,14 @@ static void worker_finish(struct worker_slot *slot, struct queue_job *job,
     struct queue_finished fin = { 0 };
     enum scb_err err;
 
+    (void)worker_link(slot, queue_job_store(job)); /* finish reports */
     while ((err = queue_finish(job, outcome, &fin)) == SCB_ESTORE &&
            mono_ms() < give_up) {
-        wp_pause(wp, pause);
+        /* Not cut short by a stop: a drain waits for this very job. */
+        nanosleep(&(struct timespec){ .tv_sec = pause / 1000,
+                                      .tv_nsec = (pause % 1000) * 1000000 },
+                  NULL);
+        (void)worker_link(slot, queue_job_store(job));
         pause = pause * 2 > WORKER_BACKOFF_MAX_MS ? WORKER_BACKOFF_MAX_MS
                                                   : pause * 2;
     }
@@ -407,9 +442,7 @@ static void worker_loop(struct worker_slot *slot, struct store *st)
         struct queue_job *job = NULL;
         enum scb_err err = worker_take(slot, st, &job);
 
-        if (err == SCB_ENOTFOUND)
-            continue;
-        if (err) {
+        if (err && err != SCB_ENOTFOUND) {
             worker_failed(slot, st, err, &pause);
             continue;
         }
@@ -417,6 +450,8 @@ static void worker_loop(struct worker_slot *slot, struct store *st)
             log_info("worker", "taking jobs again",
                      LOG_STR("consumer", slot->consumer));
         pause = 0;
+        if (!job)
+            continue;
         if (atomic_load(&wp->stopping) && !queue_job_foreign(job))
             (void)queue_release(job); /* lost: taken back after a lease */
         else
@@ -449,13 +484,20 @@ static void *worker_main(void *arg)
 
 /* ---- the sweeper -------------------------------------------------------- */
 
-/* Copies of the running jobs whose lease is due for renewal. */
-struct renewals {
+/* The sweeper thread's state. */
+struct sweeper {
+    struct worker_pool *wp;
+    struct store *st;
+    /* Copies of the running jobs whose lease is due for renewal. */
     const char **consumers;
     const char **ids;
     char (*id_buf)[QUEUE_ID_MAX];
     size_t *slot_of;
     size_t n;
+    int64_t next_sweep; /* monotonic ms */
+    int64_t next_house;
+    bool sweep_failing; /* a failure is logged once, not every retry */
+    bool renew_failing;
 };
 
 static int64_t sweep_period_ms(const struct config *cfg)
@@ -467,51 +509,60 @@ static int64_t sweep_period_ms(const struct config *cfg)
     return p < 100 ? 100 : p;
 }
 
-/* One sweep; answers the monotonic time of the next. */
-static int64_t sweeper_sweep(struct worker_pool *wp, struct store *st,
-                             int64_t now, int64_t *next_house)
+static void sweeper_failed(struct sweeper *sw, bool *failing, const char *msg,
+                           enum scb_err err)
+{
+    if (!*failing)
+        log_warn("worker", msg, LOG_STR("error", scb_strerror(err)),
+                 LOG_STR("detail", store_errstr(sw->st)));
+    *failing = true;
+}
+
+/* One sweep; sets the monotonic time of the next. */
+static void sweeper_sweep(struct sweeper *sw, int64_t now)
 {
     struct queue_sweep_result res = { 0 };
-    bool house = now >= *next_house;
-    int64_t next = now + sweep_period_ms(wp->cfg);
+    const struct config *cfg = sw->wp->cfg;
+    bool house = now >= sw->next_house;
+    int64_t next = now + sweep_period_ms(cfg);
     enum scb_err err;
 
-    err = queue_sweep(st, wp->cfg, wp->sweeper_name, house, &res);
+    err = queue_sweep(sw->st, cfg, sw->wp->sweeper_name, house, &res);
     if (err) {
-        log_warn("worker", "sweep failed", LOG_STR("error", scb_strerror(err)),
-                 LOG_STR("detail", store_errstr(st)));
-        return now + WORKER_BACKOFF_MAX_MS < next ? now + WORKER_BACKOFF_MAX_MS
-                                                  : next;
+        sweeper_failed(sw, &sw->sweep_failing, "sweep failed", err);
+        sw->next_sweep = now + WORKER_BACKOFF_MAX_MS < next
+                             ? now + WORKER_BACKOFF_MAX_MS
+                             : next;
+        return;
     }
+    sw->sweep_failing = false;
     if (house)
-        *next_house = now + WORKER_HOUSEKEEP_MS;
+        sw->next_house = now + WORKER_HOUSEKEEP_MS;
     if (res.reclaimed)
         log_warn("worker", "took back jobs from silent workers",
                  LOG_INT("jobs", res.reclaimed), LOG_INT("dead", res.dead));
-    if (res.more)
-        return now;
     if (res.next_due_ms >= 0 && now + res.next_due_ms < next)
         next = now + res.next_due_ms;
-    return next;
+    sw->next_sweep = res.more ? now : next;
 }
 
 /* Collects running jobs whose lease is a third spent; next due time. */
-static int64_t renew_collect(struct worker_pool *wp, struct renewals *rn,
-                             int64_t now)
+static int64_t renew_collect(struct sweeper *sw, int64_t now)
 {
+    struct worker_pool *wp = sw->wp;
     int64_t third = wp->cfg->job_lease_s * 1000 / 3;
     int64_t next = WORKER_NEVER;
 
-    rn->n = 0;
+    sw->n = 0;
     for (size_t i = 0; i < wp->nslots; i++) {
         struct worker_slot *s = &wp->slots[i];
 
         pthread_mutex_lock(&s->slot_lock);
         if (s->busy && now - s->renewed_ms >= third) {
-            snprintf(rn->id_buf[rn->n], QUEUE_ID_MAX, "%s", s->entry_id);
-            rn->consumers[rn->n] = s->consumer;
-            rn->ids[rn->n] = rn->id_buf[rn->n];
-            rn->slot_of[rn->n++] = i;
+            snprintf(sw->id_buf[sw->n], QUEUE_ID_MAX, "%s", s->entry_id);
+            sw->consumers[sw->n] = s->consumer;
+            sw->ids[sw->n] = sw->id_buf[sw->n];
+            sw->slot_of[sw->n++] = i;
         } else if (s->busy && s->renewed_ms + third < next) {
             next = s->renewed_ms + third;
         }
@@ -520,71 +571,75 @@ static int64_t renew_collect(struct worker_pool *wp, struct renewals *rn,
     return next;
 }
 
-static void renew_mark(struct worker_pool *wp, const struct renewals *rn,
-                       int64_t now)
+static void renew_mark(struct sweeper *sw, int64_t now)
 {
-    for (size_t i = 0; i < rn->n; i++) {
-        struct worker_slot *s = &wp->slots[rn->slot_of[i]];
+    for (size_t i = 0; i < sw->n; i++) {
+        struct worker_slot *s = &sw->wp->slots[sw->slot_of[i]];
 
         pthread_mutex_lock(&s->slot_lock);
-        if (s->busy && strcmp(s->entry_id, rn->ids[i]) == 0)
+        if (s->busy && strcmp(s->entry_id, sw->ids[i]) == 0)
             s->renewed_ms = now;
         pthread_mutex_unlock(&s->slot_lock);
     }
 }
 
 /* Renews what is due; answers the monotonic time of the next renewal. */
-static int64_t sweeper_renew(struct worker_pool *wp, struct store *st,
-                             struct renewals *rn, int64_t now)
+static int64_t sweeper_renew(struct sweeper *sw, int64_t now)
 {
-    int64_t next = renew_collect(wp, rn, now);
+    int64_t third = sw->wp->cfg->job_lease_s * 1000 / 3;
+    int64_t next = renew_collect(sw, now);
     size_t renewed = 0;
     enum scb_err err;
 
-    if (!rn->n)
+    if (!sw->n)
         return next;
-    err = queue_renew(st, rn->consumers, rn->ids, rn->n, &renewed);
+    err = queue_renew(sw->st, sw->consumers, sw->ids, sw->n, &renewed);
     if (err) {
-        log_warn("worker", "lease renewal failed",
-                 LOG_STR("error", scb_strerror(err)),
-                 LOG_STR("detail", store_errstr(st)));
+        sweeper_failed(sw, &sw->renew_failing, "lease renewal failed", err);
         return now + WORKER_BACKOFF_MIN_MS;
     }
-    renew_mark(wp, rn, now);
-    return now + wp->cfg->job_lease_s * 1000 / 3 < next
-               ? now + wp->cfg->job_lease_s * 1000 / 3
-               : next;
+    sw->renew_failing = false;
+    renew_mark(sw, now);
+    return now + third < next ? now + third : next;
 }
 
-static enum scb_err renewals_init(struct renewals *rn, size_t n)
+static enum scb_err sweeper_init(struct sweeper *sw, struct worker_pool *wp)
 {
-    rn->consumers = mem_calloc(n, sizeof(*rn->consumers));
-    rn->ids = mem_calloc(n, sizeof(*rn->ids));
-    rn->id_buf = mem_calloc(n, sizeof(*rn->id_buf));
-    rn->slot_of = mem_calloc(n, sizeof(*rn->slot_of));
-    rn->n = 0;
-    if (!rn->consumers || !rn->ids || !rn->id_buf || !rn->slot_of)
+    size_t n = wp->nslots;
+
+    memset(sw, 0, sizeof(*sw));
+    sw->wp = wp;
+    sw->st = store_new(wp->cfg);
+    sw->consumers = mem_calloc(n, sizeof(*sw->consumers));
+    sw->ids = mem_calloc(n, sizeof(*sw->ids));
+    sw->id_buf = mem_calloc(n, sizeof(*sw->id_buf));
+    sw->slot_of = mem_calloc(n, sizeof(*sw->slot_of));
+    if (!sw->st || !sw->consumers || !sw->ids || !sw->id_buf || !sw->slot_of)
         return SCB_ENOMEM;
+    sw->next_sweep = mono_ms();
+    sw->next_house = sw->next_sweep + WORKER_HOUSEKEEP_MS;
     return SCB_OK;
 }
 
-static void renewals_release(struct renewals *rn)
+static void sweeper_release(struct sweeper *sw)
 {
-    mem_free(rn->consumers);
-    mem_free(rn->ids);
-    mem_free(rn->id_buf);
-    mem_free(rn->slot_of);
+    store_free(sw->st);
+    mem_free(sw->consumers);
+    mem_free(sw->ids);
+    mem_free(sw->id_buf);
+    mem_free(sw->slot_of);
 }
 
 /* Answers whether the sweeper should end; takes a pending kick. */
-static bool sweeper_next(struct worker_pool *wp, int64_t *next_sweep)
+static bool sweeper_next(struct sweeper *sw)
 {
+    struct worker_pool *wp = sw->wp;
     bool end;
 
     pthread_mutex_lock(&wp->wp_lock);
     end = atomic_load(&wp->stopping) && wp->running == 0;
-    if (wp->kick_at_ms && wp->kick_at_ms < *next_sweep)
-        *next_sweep = wp->kick_at_ms;
+    if (wp->kick_at_ms && wp->kick_at_ms < sw->next_sweep)
+        sw->next_sweep = wp->kick_at_ms;
     wp->kick_at_ms = 0;
     pthread_mutex_unlock(&wp->wp_lock);
     return end;
@@ -602,37 +657,31 @@ static void sweeper_sleep(struct worker_pool *wp, int64_t until)
  * After a stop the sweeper only renews leases, until the last worker
  * has ended, so that jobs still draining keep their lease.
  */
-static void sweeper_loop(struct worker_pool *wp, struct store *st,
-                         struct renewals *rn)
+static void sweeper_loop(struct sweeper *sw)
 {
-    int64_t next_sweep = mono_ms();
-    int64_t next_house = next_sweep + WORKER_HOUSEKEEP_MS;
-
-    while (!sweeper_next(wp, &next_sweep)) {
+    while (!sweeper_next(sw)) {
         int64_t now = mono_ms();
         int64_t next_renew;
 
-        if (atomic_load(&wp->stopping))
-            next_sweep = WORKER_NEVER;
-        else if (now >= next_sweep)
-            next_sweep = sweeper_sweep(wp, st, now, &next_house);
-        next_renew = sweeper_renew(wp, st, rn, mono_ms());
-        sweeper_sleep(wp, next_sweep < next_renew ? next_sweep : next_renew);
+        if (atomic_load(&sw->wp->stopping))
+            sw->next_sweep = WORKER_NEVER;
+        else if (now >= sw->next_sweep)
+            sweeper_sweep(sw, now);
+        next_renew = sweeper_renew(sw, mono_ms());
+        sweeper_sleep(sw->wp, sw->next_sweep < next_renew ? sw->next_sweep
+                                                          : next_renew);
     }
 }
 
 static void *sweeper_main(void *arg)
 {
-    struct worker_pool *wp = arg;
-    struct store *st = store_new(wp->cfg);
-    struct renewals rn = { 0 };
+    struct sweeper sw;
 
-    if (st && !renewals_init(&rn, wp->nslots))
-        sweeper_loop(wp, st, &rn);
+    if (sweeper_init(&sw, arg) == SCB_OK)
+        sweeper_loop(&sw);
     else
         log_error("worker", "out of memory, sweeper not started");
-    renewals_release(&rn);
-    store_free(st);
+    sweeper_release(&sw);
     return NULL;
 }
 
@@ -665,8 +714,6 @@ static enum scb_err worker_spawn(struct worker_pool *wp)
     for (size_t i = 0; i < wp->nslots; i++) {
         struct worker_slot *s = &wp->slots[i];
 
-        if (pthread_mutex_init(&s->slot_lock, NULL) != 0)
-            return SCB_ENOMEM;
         pthread_mutex_lock(&wp->wp_lock);
         wp->running++;
         pthread_mutex_unlock(&wp->wp_lock);
@@ -674,7 +721,6 @@ static enum scb_err worker_spawn(struct worker_pool *wp)
             pthread_mutex_lock(&wp->wp_lock);
             wp->running--;
             pthread_mutex_unlock(&wp->wp_lock);
-            pthread_mutex_destroy(&s->slot_lock);
             return SCB_ENOMEM;
         }
         s->joinable = true;
@@ -690,7 +736,6 @@ static void worker_join(struct worker_pool *wp)
     for (size_t i = 0; i < wp->nslots; i++) {
         if (wp->slots[i].joinable) {
             pthread_join(wp->slots[i].thread, NULL);
-            pthread_mutex_destroy(&wp->slots[i].slot_lock);
             wp->slots[i].joinable = false;
         }
     }
@@ -726,7 +771,7 @@ enum scb_err worker_pool_start(struct worker_pool *wp)
  * Cuts the idle workers' blocking reads short; they then see the stop
  * flag. A busy worker's connection is left alone.
  */
-static void worker_unblock(struct worker_pool *wp, struct store *st)
+static bool worker_unblock(struct worker_pool *wp, struct store *st)
 {
     for (size_t i = 0; st && i < wp->nslots; i++) {
         struct worker_slot *s = &wp->slots[i];
@@ -741,11 +786,12 @@ static void worker_unblock(struct worker_pool *wp, struct store *st)
         if (id <= 0 || busy)
             continue;
         err = store_cmd(st, &r, "CLIENT UNBLOCK %lld", id);
-        if (err == SCB_ESTORE)
-            break; /* the reads end on their own within 5 s */
+        if (err == SCB_ESTORE || err == SCB_ESTORECMD)
+            return false; /* the reads end on their own within 5 s */
         if (!err)
             freeReplyObject(r);
     }
+    return st != NULL;
 }
 
 void worker_pool_stop(struct worker_pool *wp)
@@ -760,7 +806,7 @@ void worker_pool_stop(struct worker_pool *wp)
     if (!wp->started)
         return;
     st = store_new(wp->cfg);
-    worker_unblock(wp, st);
+    (void)worker_unblock(wp, st); /* best effort; see worker_wait_end() */
     store_free(st);
 }
 
@@ -772,7 +818,7 @@ void worker_pool_stop(struct worker_pool *wp)
 static bool worker_wait_end(struct worker_pool *wp, int64_t until)
 {
     struct store *st = store_new(wp->cfg);
-    bool done = false;
+    bool done = false, reachable = true;
 
     for (;;) {
         int64_t step = mono_ms() + 250;
@@ -785,7 +831,8 @@ static bool worker_wait_end(struct worker_pool *wp, int64_t until)
         pthread_mutex_unlock(&wp->wp_lock);
         if (done || mono_ms() >= until)
             break;
-        worker_unblock(wp, st);
+        if (reachable)
+            reachable = worker_unblock(wp, st);
     }
     store_free(st);
     return done;
@@ -810,9 +857,9 @@ void worker_pool_free(struct worker_pool *wp)
     if (!wp || wp->started)
         return;
     store_free(wp->stats_store);
-    pthread_mutex_destroy(&wp->stats_lock);
-    pthread_mutex_destroy(&wp->wp_lock);
-    pthread_cond_destroy(&wp->wp_cond);
+    for (size_t i = 0; i < wp->nslots; i++)
+        pthread_mutex_destroy(&wp->slots[i].slot_lock);
+    worker_sync_release(wp);
     mem_free(wp->slots);
     mem_free(wp);
 }

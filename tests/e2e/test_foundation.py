@@ -180,9 +180,12 @@ def test_probes_answer_json():
 def test_readyz_says_redis_when_redis_unreachable_at_start():
     env = _offline_env()
     svc = Service(env, wait_ready=False)
-    doc = wait_for(lambda: svc.get("/readyz")[2] if
-                   svc.get("/readyz")[0] == 503 else None,
-                   what="/readyz 503")
+
+    def unready():
+        status, _, doc = svc.get("/readyz")
+        return doc if status == 503 else None
+
+    doc = wait_for(unready, what="/readyz 503")
     assert doc["status"] == "unready", doc
     assert doc["reason"] in ("redis", "starting"), doc
     wait_for(lambda: svc.get("/readyz")[2] == {"status": "unready",
@@ -208,6 +211,27 @@ def test_redis_outage_flips_readyz_and_back_while_livez_stays_up():
              what="readyz back to 200")
     assert svc.get("/readyz")[2] == {"status": "ready"}
     assert svc.proc.alive()
+
+
+def test_readyz_stays_fast_and_says_redis_while_redis_hangs():
+    svc, redis = _service()
+    redis.proc.signal(signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            start = time.monotonic()
+            status, _, doc = svc.get("/readyz")
+            assert time.monotonic() - start < 1.0, "readyz blocked"
+            if status == 503:
+                break
+            assert time.monotonic() < deadline, "readyz stayed 200"
+            time.sleep(0.1)
+        assert doc == {"status": "unready", "reason": "redis"}, doc
+        assert svc.get("/livez")[0] == 200
+    finally:
+        redis.proc.signal(signal.SIGCONT)
+    wait_for(lambda: svc.get("/readyz")[0] == 200, timeout=15,
+             what="readyz back to 200")
 
 
 def test_metrics_pass_promtool_check():
@@ -445,6 +469,7 @@ def test_readyz_says_draining_on_an_open_connection():
     conn.getresponse().read()
     finish = _slow_request(port, [b"GET /livez HTTP/1.1\r\n", b"Host: x\r\n",
                                   b"\r\n"], 1.0)
+    time.sleep(0.2)
     svc.proc.signal(signal.SIGTERM)
     time.sleep(0.3)
     conn.request("GET", "/readyz")
@@ -512,7 +537,7 @@ def test_log_lines_are_json_with_leading_keys_and_no_query_strings():
         assert "ms" in d and d["bytes"] > 0, d
 
 
-# ---- the HTTP server module, through tools/httpd-probe -----------------------
+# ---- the HTTP server module, through tools/httpd-probe ----------------------
 
 PROBE = os.path.join(harness.BUILD, "tools", "httpd-probe")
 

@@ -130,7 +130,7 @@ def test_idle_workers_issue_only_blocking_reads_and_sweeps():
     assert 1 <= sweeps <= 4, sweeps
 
 
-def test_failing_job_is_dead_lettered_and_retried_from_there():
+def test_failing_job_ends_in_dead_letters_with_its_last_error():
     r = harness.Redis()
     enqueue(r, 1)
     w = worker(r, attempts=3, base=0, cap=0, handler="fail")

@@ -67,9 +67,13 @@ def _post(svc, route, body, key=None, headers=None, **sign):
     return status, hdrs, doc
 
 
+WEBHOOK_TYPES = ("order.import", "tracking.push", "item.sync")
+
+
 def _seq(redis):
-    """How many jobs the queue has numbered so far."""
-    return int(redis.cmd("GET", P + "jobs:seq") or 0)
+    """How many jobs the webhooks put in the queue (the scheduler's poll
+    jobs, which the service enqueues on its own, are not theirs)."""
+    return len(_jobs(redis))
 
 
 # Every job wherever it is, read in one atomic script: the stream (ready
@@ -93,7 +97,7 @@ def _jobs(redis):
     for text in delayed or []:
         fields = json.loads(text)
         out.append(dict(zip(fields[::2], fields[1::2])))
-    return out
+    return [j for j in out if j.get("type") in WEBHOOK_TYPES]
 
 
 def _webhook_keys(redis):

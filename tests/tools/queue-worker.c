@@ -289,8 +289,7 @@ static int mode_run(struct tool *t)
 
     if (!wp)
         return 1;
-    log_info("tool", "workers running",
-             LOG_INT("workers", t->cfg.workers));
+    log_info("tool", "workers running", LOG_INT("workers", t->cfg.workers));
     (void)wait_signal(t->run_for_s); /* a signal or the time: both stop */
     pool_end(t, wp);
     log_info("tool", "workers stopped",
@@ -298,8 +297,8 @@ static int mode_run(struct tool *t)
     return 0;
 }
 
-static enum scb_err enqueue_some(struct tool *t, struct store *st,
-                                 long from, long n)
+static enum scb_err enqueue_some(struct tool *t, struct store *st, long from,
+                                 long n)
 {
     struct queue_new_job jobs[QUEUE_BATCH_MAX];
     char payloads[QUEUE_BATCH_MAX][32];
@@ -322,11 +321,10 @@ static int mode_enqueue(struct tool *t)
     enum scb_err err = st ? SCB_OK : SCB_ENOMEM;
 
     for (long i = 0; !err && i < t->n; i += t->batch)
-        err = enqueue_some(t, st, i, t->n - i < t->batch ? t->n - i
-                                                        : t->batch);
+        err = enqueue_some(t, st, i, t->n - i < t->batch ? t->n - i : t->batch);
     if (err)
-        fprintf(stderr, "queue-worker: enqueue: %s: %s\n",
-                scb_strerror(err), st ? store_errstr(st) : "");
+        fprintf(stderr, "queue-worker: enqueue: %s: %s\n", scb_strerror(err),
+                st ? store_errstr(st) : "");
     else
         printf("enqueued %ld\n", t->n);
     store_free(st);
@@ -380,10 +378,10 @@ static int mode_bench(struct tool *t)
     t0 = mono_ms();
     for (long i = 0; !err && i < t->n; i++)
         err = queue_enqueue(st, &j, &added);
-    if (!err)
+    if (!err) {
         wait_handled(t, t->n);
-    if (!err)
         print_rate("bench", t, t->n, mono_ms() - t0);
+    }
     store_free(st);
     pool_end(t, wp);
     return err ? 1 : 0;
@@ -406,8 +404,9 @@ static void *raw_read_main(void *arg)
 
     store_set_timeout_ms(st, 3000);
     while (st && !atomic_load(rr->stop)) {
-        if (store_cmd(st, &r, "XREADGROUP GROUP g %s COUNT 1 BLOCK 200 "
-                              "STREAMS %s >",
+        if (store_cmd(st, &r,
+                      "XREADGROUP GROUP g %s COUNT 1 BLOCK 200 "
+                      "STREAMS %s >",
                       rr->name, rr->stream))
             break;
         if (r->type == REDIS_REPLY_ARRAY) {
@@ -466,8 +465,7 @@ static int mode_baseline(struct tool *t)
     if (st && !store_key(st, &stream, "bench:raw") &&
         !store_cmd(st, &r, "DEL %s", stream.data)) {
         freeReplyObject(r);
-        if (!store_cmd(st, &r, "XGROUP CREATE %s g 0 MKSTREAM",
-                       stream.data)) {
+        if (!store_cmd(st, &r, "XGROUP CREATE %s g 0 MKSTREAM", stream.data)) {
             freeReplyObject(r);
             rc = raw_run(t, st, stream.data);
         }

@@ -124,8 +124,7 @@ static void test_store__broken_link_reconnects_on_next_call(void **state)
     redisReply *r = NULL;
     long long id = test_client_id(st);
 
-    assert_int_equal(store_cmd(killer, &r, "CLIENT KILL ID %lld", id),
-                     SCB_OK);
+    assert_int_equal(store_cmd(killer, &r, "CLIENT KILL ID %lld", id), SCB_OK);
     freeReplyObject(r);
     assert_int_equal(store_ping(st), SCB_ESTORE);
     assert_false(store_connected(st));
@@ -155,9 +154,8 @@ static void test_store__eval_runs_after_script_flush(void **state)
     redisReply *r = NULL;
 
     for (int round = 0; round < 3; round++) {
-        assert_int_equal(store_eval(st, &test_script_echo, &r, 1, 3, argv,
-                                    NULL),
-                         SCB_OK);
+        assert_int_equal(
+            store_eval(st, &test_script_echo, &r, 1, 3, argv, NULL), SCB_OK);
         assert_int_equal(r->type, REDIS_REPLY_ARRAY);
         assert_string_equal(r->element[0]->str, "k1");
         assert_string_equal(r->element[1]->str, "a1");
@@ -209,8 +207,9 @@ static void acl_user(struct store *admin, bool add)
     redisReply *r = NULL;
 
     if (add)
-        assert_int_equal(store_cmd(admin, &r, "ACL SETUSER %s on >%s ~* &* "
-                                              "+@all",
+        assert_int_equal(store_cmd(admin, &r,
+                                   "ACL SETUSER %s on >%s ~* &* "
+                                   "+@all",
                                    TEST_USER, TEST_PASS),
                          SCB_OK);
     else
@@ -280,9 +279,8 @@ static void set_policy(struct store *st, const char *policy)
 {
     redisReply *r = NULL;
 
-    assert_int_equal(store_cmd(st, &r, "CONFIG SET maxmemory-policy %s",
-                               policy),
-                     SCB_OK);
+    assert_int_equal(
+        store_cmd(st, &r, "CONFIG SET maxmemory-policy %s", policy), SCB_OK);
     freeReplyObject(r);
 }
 
@@ -292,8 +290,7 @@ static void test_store__config_checks_set_warning_metric(void **state)
     struct store *st;
     redisReply *r = NULL;
 
-    assert_int_equal(store_cmd(admin, &r, "CONFIG SET appendonly no"),
-                     SCB_OK);
+    assert_int_equal(store_cmd(admin, &r, "CONFIG SET appendonly no"), SCB_OK);
     freeReplyObject(r);
     set_policy(admin, "allkeys-lru");
     st = store_new(*state);
@@ -368,15 +365,14 @@ static void test_store__allocation_failures_are_reported(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_store__connects_and_pings,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__connects_and_pings, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_store__key_has_prefix_and_schema,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_store__error_reply_keeps_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(
-            test_store__broken_link_reconnects_on_next_call, setup,
-            teardown),
+            test_store__broken_link_reconnects_on_next_call, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__unreachable_is_estore,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
@@ -387,8 +383,8 @@ int main(void)
             test_store__eval_takes_many_binary_arguments, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store__acl_user_authenticates,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_store__selects_the_database,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store__selects_the_database, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
             test_store__config_checks_set_warning_metric, setup, teardown),
         cmocka_unit_test_setup_teardown(

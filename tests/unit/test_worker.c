@@ -29,10 +29,10 @@ struct fixture {
     struct config cfg;
     struct store *st;
     struct worker_pool *wp;
-    atomic_int runs;          /* handler calls */
-    atomic_int seen[NJOBS];   /* calls per payload number */
-    atomic_int done_slow;     /* slow handlers that returned */
-    int sleep_ms;             /* what the slow handler sleeps */
+    atomic_int runs;        /* handler calls */
+    atomic_int seen[NJOBS]; /* calls per payload number */
+    atomic_int done_slow;   /* slow handlers that returned */
+    int sleep_ms;           /* what the slow handler sleeps */
 };
 
 static void test_config(struct config *cfg)
@@ -287,12 +287,12 @@ static void test_worker__long_job_keeps_its_lease(void **state)
     struct store *other = store_new(&fx->cfg);
     struct queue_sweep_result res;
 
-    fx->cfg.job_lease_s = 1; /* renewed every third of a second */
-    fx->sleep_ms = 2500;
+    fx->cfg.job_lease_s = 2; /* renewed every 667 ms */
+    fx->sleep_ms = 3500;
     start(fx, "t.slow", slow_handler);
     enq(fx, "t.slow", 1);
     wait_count(&fx->runs, 1);
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 15; i++) {
         usleep(200 * 1000);
         /* Another replica's sweep finds nothing to take back. */
         assert_int_equal(queue_sweep(other, &fx->cfg, "other", false, &res),
