@@ -127,7 +127,7 @@ static void line_time(struct line *l)
 {
     struct timespec ts;
     struct tm tm;
-    char t[40];
+    char t[96];
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);

@@ -122,10 +122,16 @@ void orderstate_fmt_time(int64_t ms, char out[32])
     time_t secs = (time_t)(ms / 1000);
     struct tm tm;
 
+    char tmp[96]; /* room for any int fields: the compiler checks it */
+    size_t n;
+
     gmtime_r(&secs, &tm);
-    snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+    snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
              tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    n = strnlen(tmp, 31);
+    memcpy(out, tmp, n);
+    out[n] = '\0';
 }
 
 bool orderstate_valid(const char *state)
