@@ -41,12 +41,13 @@ elapsed() { echo $(($(date +%s) - $1)); }
 # run_logged LIMIT_S NAME CMD...: runs CMD with a time limit, its output in
 # $WORK/NAME.log, shown (the last 60 lines) only when it fails.
 run_logged() {
-    limit=$1
-    name=$2
+    rl_limit=$1
+    rl_name=$2
     shift 2
-    if ! timeout --kill-after=20 "$limit" "$@" >"$WORK/$name.log" 2>&1; then
-        tail -n 60 "$WORK/$name.log" | sed "s/^/    $name| /"
-        die "$name failed or ran over ${limit}s"
+    if ! timeout --kill-after=20 "$rl_limit" "$@" >"$WORK/$rl_name.log" 2>&1
+    then
+        tail -n 60 "$WORK/$rl_name.log" | sed "s/^/    $rl_name| /"
+        die "$rl_name failed or ran over ${rl_limit}s"
     fi
 }
 
@@ -206,16 +207,16 @@ build_images() {
     sha=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
     for target in build runtime sim lb redis; do
         case $target in
-        runtime) name=scbridge ;;
-        *) name=scbridge-$target ;;
+        runtime) image=scbridge ;;
+        *) image=scbridge-$target ;;
         esac
-        t=$(date +%s)
+        tb=$(date +%s)
         # The legacy builder, with the host's network: the build steps
         # reach Debian's archive the way this machine does.
         run_logged 1800 "docker-build-$target" env DOCKER_BUILDKIT=0 \
             docker build --network host --target "$target" \
-            --build-arg GIT_SHA="$sha" -t "$name:$TAG" "$ROOT"
-        log "image $name:$TAG built in $(elapsed "$t")s"
+            --build-arg GIT_SHA="$sha" -t "$image:$TAG" "$ROOT"
+        log "image $image:$TAG built in $(elapsed "$tb")s"
     done
     # Old builds of these stages, now untagged.
     docker image prune -f --filter label=org.scbridge.stage >/dev/null 2>&1 ||
@@ -236,19 +237,22 @@ check_runtime_image() {
     */livez*) ;;
     *) die "runtime image has no HEALTHCHECK on /livez" ;;
     esac
+    # Compiler commands on PATH, and compiler or toolchain packages.
     found=$(docker run --rm --network none --entrypoint /bin/sh \
         "scbridge:$TAG" -c 'for c in gcc cc c99 c++ g++ clang tcc make ld \
-            as cpp; do command -v "$c"; done;
-            dpkg-query -W -f="\${Package} \${Status}\n" 2>/dev/null |
-            grep -E "^(gcc|g\+\+|clang|binutils|make|cpp|libc6-dev)[- ].*ok installed"
+            as cpp; do command -v "$c"; done
+            dpkg-query -W -f="\${Package} \${Status}\n" |
+                grep " ok installed" | cut -d" " -f1 |
+                grep -E "^(gcc|g\+\+|cpp|clang|tcc)(-[0-9]+)?$|^(binutils|make|libc6-dev|build-essential)$"
             true') || die "cannot run the runtime image"
     if [ -n "$found" ]; then
         echo "$found" | sed 's/^/    /'
         die "runtime image holds a compiler or build tools"
     fi
-    docker run --rm --network none "scbridge:$TAG" --version |
-        sed 's/^/    /' || die "scbridge --version failed in the image"
-    log "runtime image: user $user, HEALTHCHECK on /livez, no compiler"
+    version=$(docker run --rm --network none "scbridge:$TAG" --version) ||
+        die "scbridge --version failed in the image"
+    log "runtime image: $version, user $user, HEALTHCHECK on /livez," \
+        "no compiler"
 }
 
 # ---- the stack --------------------------------------------------------------
@@ -273,10 +277,10 @@ stack_up() {
     # What an earlier run left behind, if it was killed.
     compose down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
     STACK_UP=1
-    t=$(date +%s)
+    ts=$(date +%s)
     run_logged 300 compose-up docker-compose -p "$PROJECT" \
         -f "$ROOT/docker-compose.yml" --profile sim up -d --no-build
-    log "stack up in $(elapsed "$t")s"
+    log "stack up in $(elapsed "$ts")s"
 }
 
 main() {

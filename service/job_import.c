@@ -16,6 +16,7 @@
 #include "order_map.h"
 #include "order_snap.h"
 #include "orderstate.h"
+#include "reserve.h"
 
 #define IMPORT_BUSY_WAIT_MS 1000   /* a lock another worker holds */
 #define IMPORT_BATCH_LOCK_MS 60000 /* one list call and its snapshots */
@@ -387,7 +388,9 @@ static enum queue_outcome imp_awaiting(struct imp *m)
                strcmp(m->rec.state, "awaiting_payment") == 0 &&
                m->rec.awaiting_since_ms > 0;
     int64_t since = was ? m->rec.awaiting_since_ms : m->now;
-    int64_t waited = (m->now - since) / 1000;
+    /* The customer has waited since the order was placed, not since
+     * scbridge first saw it. */
+    int64_t waited = (m->now - m->o.time_of_order.ms) / 1000;
     char since_txt[24], detail[64];
     struct orderstate_field f[1] = { { "awaiting_since", since_txt } };
     enum queue_outcome out;
@@ -472,6 +475,10 @@ static enum queue_outcome imp_done(struct imp *m, const char *order_no,
                       NULL, 0);
     if (out != QUEUE_DONE)
         return out;
+    /* Sellercloud reserves the lines until it ships: I of the stock. */
+    err = outside ? SCB_OK : reserve_add(m->st, m->id, &m->o);
+    if (err)
+        return imp_store_fail(m, err);
     log_info("import", "order imported", LOG_STR("job", m->jid),
              LOG_INT("order", m->id), LOG_STR("ddi_order_no", order_no),
              LOG_STR("how", how));
@@ -626,10 +633,17 @@ static enum queue_outcome imp_cancel(struct imp *m)
 static enum queue_outcome imp_after(struct imp *m)
 {
     int s = m->o.status_code, pay = m->o.payment_status;
+    bool cancelled = s == SC_STATUS_CANCELED || s == SC_STATUS_VOID;
     char sig[72];
     enum scb_err err;
 
-    if (s == SC_STATUS_CANCELED || s == SC_STATUS_VOID)
+    /* Shipped or cancelled in Sellercloud: it reserves nothing now. */
+    if (cancelled || m->o.shipping_status == SC_SHIP_FULLY) {
+        err = reserve_remove(m->st, m->id, &m->o);
+        if (err)
+            return imp_store_fail(m, err);
+    }
+    if (cancelled)
         return imp_cancel(m);
     if (pay == SC_PAY_PARTIAL_REFUND || pay == SC_PAY_FULL_REFUND)
         return imp_attention(m, "REFUNDED_AFTER_IMPORT: PaymentStatus %d "

@@ -1107,16 +1107,24 @@ static enum scb_err trk_push_detail(const struct order_map_push *p,
 static enum queue_outcome trk_finish(struct trk *m, const char *detail)
 {
     bool rejected = strncmp(m->rec.reason, "SC_REJECTED", 11) == 0;
-    bool was_shipped = strcmp(m->rec.state, "shipped") == 0;
     bool attention = strcmp(m->rec.state, "needs_attention") == 0;
     size_t pushed = job_tracking_list_pushed(&m->list);
     char text[96];
-    enum scb_err err;
-
-    job_tracking_list_done(&m->list);
-    err = trk_write(m, detail ? "tracking_pushed" : NULL, detail);
+    enum scb_err err = SCB_OK;
     /* Without a tracking number Sellercloud shows nothing shipped. */
-    if (!err && pushed && !was_shipped && (!attention || rejected)) {
+    bool ship = pushed && strcmp(m->rec.state, "shipped") != 0 &&
+                (!attention || rejected);
+
+    /*
+     * The shipments turn done only with the state shipped: should the
+     * service stop in between, the next run of any of them finishes it.
+     */
+    if (!ship)
+        job_tracking_list_done(&m->list);
+    if (detail || !ship)
+        err = trk_write(m, detail ? "tracking_pushed" : NULL, detail);
+    if (!err && ship) {
+        job_tracking_list_done(&m->list);
         snprintf(text, sizeof(text), "Sellercloud holds %zu tracking "
                  "number(s)", pushed);
         err = trk_write_ex(m, "shipped", NULL, "shipped", text, NULL, 0);
@@ -1534,6 +1542,33 @@ static bool poll_needs_job(const struct trk *m, enum trk_step step)
 }
 
 /*
+ * A shipment recorded already: pushed, held, or its job failed or was
+ * lost with a stopped replica. A job is enqueued again only for the
+ * last case (a pending one coalesces); an order waiting for a person is
+ * left alone, so nothing is retried forever.
+ */
+static enum scb_err poll_recorded(struct poll_run *p, struct trk *m,
+                                  const struct job_tracking_ship *ship,
+                                  const cJSON *record)
+{
+    enum scb_err err;
+
+    if (ship->done)
+        return SCB_OK;
+    err = orderstate_get(m->st, m->id, &m->rec);
+    if (err == SCB_ENOTFOUND)
+        return SCB_OK;
+    if (err || m->rec.shipped_outside || !m->rec.ddi_order_no[0] ||
+        strcmp(m->rec.state, "needs_attention") == 0 ||
+        strcmp(m->rec.state, "cancelled") == 0 ||
+        !poll_needs_job(m, TRK_GO))
+        return err;
+    err = poll_enqueue(p->st, m->s->shipment_id, record);
+    p->queued += err == SCB_OK;
+    return err;
+}
+
+/*
  * One shipment of the service's: recorded in its order here, inline, so
  * that the cursor may pass it; the push itself is a tracking.push job.
  */
@@ -1541,6 +1576,7 @@ static enum queue_outcome poll_one(struct poll_run *p,
                                    const struct ddi_shipment *s,
                                    const cJSON *record)
 {
+    const struct job_tracking_ship *ship = NULL;
     enum trk_step step = TRK_PASS;
     bool pending = false;
     struct trk m;
@@ -1550,8 +1586,12 @@ static enum queue_outcome poll_one(struct poll_run *p,
     trk_init(&m, p->j, p->job, s);
     (void)order_map_reference_parse(s->reference, &m.company, &m.id);
     err = trk_load(&m);
-    if (!err && job_tracking_list_find(&m.list, s->shipment_id))
-        goto out; /* recorded already: pushed, held or its job runs */
+    if (!err)
+        ship = job_tracking_list_find(&m.list, s->shipment_id);
+    if (!err && ship) {
+        err = poll_recorded(p, &m, ship, record);
+        goto out;
+    }
     if (!err)
         err = poll_pending(p->st, s->shipment_id, &pending);
     if (!err && !pending)

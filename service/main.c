@@ -31,6 +31,7 @@
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
+#include "route_admin.h"
 #include "route_health.h"
 #include "route_webhooks.h"
 #include "runtime.h"
@@ -47,6 +48,7 @@
 static const app_routes_fn main_routes[] = {
     route_health_register,
     route_webhooks_register,
+    route_admin_register,
 };
 
 /*

@@ -303,3 +303,66 @@ def test_burst_costs_at_most_a_tenth_of_a_sellercloud_call_per_order():
     print("sellercloud calls per imported order: %.3f (%d calls, %d orders)"
           % (per_order, calls, len(ids)))
     assert per_order <= 0.1, per_order
+
+
+def iso_ago(seconds):
+    t = time.gmtime(time.time() - seconds)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t)
+
+
+def one_order(**fields):
+    o = {"CompanyID": COMPANY, "OrderSource": 15, "StatusCode": 2,
+         "PaymentStatus": 10, "ShippingStatus": 1,
+         "TimeOfOrder": iso_ago(60),
+         "Items": [{"ProductID": "SKU-001", "Qty": 2, "LineTotal": 21.5,
+                    "DisplayName": "Widget"}],
+         "ShippingTotal": 5.0, "TaxTotal": 1.72}
+    o.update(fields)
+    return o
+
+
+def history(stack, order_id):
+    return stack.redis.cmd("LRANGE", "scb:v1:order:%d:h" % order_id, 0, -1)
+
+
+def test_unpaid_order_waits_then_imports_once_charged():
+    stack = Stack()
+    stack.start()
+    [oid] = stack.sc.seed_orders([one_order()])
+    harness.wait_for(lambda: (order_state(stack, oid) or {}).get("state")
+                     == "awaiting_payment", timeout=20, what="awaiting")
+    assert stack.ddi.orders(reference="SC-%d-%d" % (COMPANY, oid)) == []
+    stack.sc.charge(oid)
+    harness.wait_for(lambda: order_state(stack, oid)["state"] == "imported",
+                     timeout=20, what="imported once charged")
+    assert len(stack.ddi.orders(reference="SC-%d-%d" % (COMPANY, oid))) == 1
+
+
+def test_order_unpaid_past_the_maximum_age_needs_attention():
+    stack = Stack(extra={"SCBRIDGE_AWAITING_PAYMENT_MAX_AGE": "1h"})
+    stack.start()
+    [oid] = stack.sc.seed_orders([one_order(TimeOfOrder=iso_ago(7200))])
+    harness.wait_for(lambda: (order_state(stack, oid) or {}).get("state")
+                     == "needs_attention", timeout=20, what="timeout")
+    assert order_state(stack, oid)["reason"].startswith("PAYMENT_TIMEOUT")
+    dead = stack.redis.cmd("XLEN", "scb:v1:jobs:dead")
+    assert dead == 1, dead
+
+
+def test_order_charged_after_shipping_in_sellercloud_goes_as_shipped():
+    stack = Stack()
+    stack.start()
+    [oid] = stack.sc.seed_orders([one_order()])
+    harness.wait_for(lambda: (order_state(stack, oid) or {}).get("state")
+                     == "awaiting_payment", timeout=20, what="awaiting")
+    stack.sc.ship(oid, "1ZMAGENTO0001", notify=False)
+    stack.sc.charge(oid)
+    harness.wait_for(lambda: order_state(stack, oid)["state"] == "shipped",
+                     timeout=20, what="shipped outside")
+    [d] = stack.ddi.orders(reference="SC-%d-%d" % (COMPANY, oid))
+    assert d["status"] == "complete", d
+    assert d["shipments"][0]["packages"][0]["tracking_no"] == \
+        "1ZMAGENTO0001"
+    assert any('"shipped_outside"' in h for h in history(stack, oid))
+    calls = stack.sc.requests()["by_endpoint"]
+    assert not any("ShippingStatus" in k for k in calls), calls
