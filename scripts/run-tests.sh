@@ -56,10 +56,11 @@ run_unit() {
         redis-cli -u "$SCB_TEST_REDIS_URL" flushall >/dev/null 2>&1
         ASAN_OPTIONS=detect_leaks=1 "$t" >"$tmp/$name.out" 2>&1
         rc=$?
+        # A binary may run several groups: add up every group's counts.
         p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' \
-            "$tmp/$name.out" | tail -n 1)
+            "$tmp/$name.out" | awk '{ n += $1 } END { print n + 0 }')
         f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' \
-            "$tmp/$name.out" | tail -n 1)
+            "$tmp/$name.out" | awk '{ n += $1 } END { print n + 0 }')
         p=${p:-0}
         f=${f:-0}
         if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
