@@ -44,6 +44,7 @@ struct order_rec {
     char sc_last_updated[40];           /* LastUpdated as last read */
     bool shipped_outside;
     bool exported;                      /* SetExported confirmed it */
+    bool replay;                        /* an operator asked to run it */
 };
 
 /* An extra hash field written with a transition. */

@@ -158,8 +158,10 @@ enum scb_err route_admin_stats(struct route_admin_call *c);
 
 /*
  * Orders whose wait for payment passed the maximum age at 'now_ms' and
- * is not resolved: in awaiting_payment since before now - max age, or
- * needs_attention with a PAYMENT_TIMEOUT reason. One script.
+ * is not resolved: in awaiting_payment and placed (the hash field
+ * time_of_order, Unix ms, else the time it entered that state) at or
+ * before now - max age, or needs_attention with a PAYMENT_TIMEOUT
+ * reason. One script; it looks at up to 20000 orders of each state.
  */
 enum scb_err route_admin_overdue_count(struct store *st,
                                        const struct config *cfg,

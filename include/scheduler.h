@@ -49,6 +49,13 @@ void sched_free(struct scheduler *s);
 bool sched_is_leader(struct scheduler *s);
 
 /*
+ * Sets scbridge_poll_last_success_timestamp_seconds of every poll from
+ * its hash (last_ok_at), so every replica reports the same figure,
+ * whichever ran the poll. For a metrics collector; 'st' is the caller's.
+ */
+void sched_collect(struct scheduler *s, struct store *st);
+
+/*
  * Records the end of a run of poll 'id' in its hash: last_run_at = the
  * run's start, and last_ok_at (ok) or last_error (text). For the jobs.
  */

@@ -249,6 +249,10 @@ check_runtime_image() {
         echo "$found" | sed 's/^/    /'
         die "runtime image holds a compiler or build tools"
     fi
+    # The Kubernetes preStop hook runs sleep.
+    docker run --rm --network none --entrypoint /bin/sh "scbridge:$TAG" \
+        -c 'command -v sleep >/dev/null' ||
+        die "runtime image has no sleep for the preStop hook"
     version=$(docker run --rm --network none "scbridge:$TAG" --version) ||
         die "scbridge --version failed in the image"
     log "runtime image: $version, user $user, HEALTHCHECK on /livez," \
@@ -289,7 +293,11 @@ main() {
     SWAGGER=$(cd "$(dirname "$SWAGGER")" && pwd)/$(basename "$SWAGGER")
     need_packages
     start_dockerd
-    docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || make_base_image
+    if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+        make_base_image
+    else
+        log "base image $BASE_IMAGE present"
+    fi
     t=$(date +%s)
     build_images
     log "images built in $(elapsed "$t")s"

@@ -201,6 +201,16 @@ def check_redis_config(reps):
             assert v == 0, (r.name, check, v)
 
 
+def progress(stack, ids):
+    """How far the orders are: 'N of M imported or shipped'."""
+    done = 0
+    for i in ids:
+        rec = ti.order_state(stack, i)
+        if rec and rec["state"] in ("imported", "shipped"):
+            done += 1
+    return "%d of %d orders imported so far" % (done, len(ids))
+
+
 def summary(stack, ids):
     states = {}
     for i in ids:
@@ -218,6 +228,7 @@ def run(project, count):
     ids = generate(stack, first)
     time.sleep(1.5)
 
+    say("SIGTERM to scbridge-1 with %s" % progress(stack, ids))
     drain_s, code = r1.stop_term()
     say("scbridge-1: SIGTERM mid-run, exited %d after %.1fs" % (code,
                                                                drain_s))
@@ -230,6 +241,7 @@ def run(project, count):
 
     time.sleep(1.0)
     ti.churn(stack, ids, rnd)
+    say("SIGKILL to scbridge-2 with %s" % progress(stack, ids))
     code = r2.kill()
     say("scbridge-2: SIGKILL mid-run, exit code %d" % code)
     assert code == 137, code

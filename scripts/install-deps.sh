@@ -8,7 +8,7 @@ set -eu
 BUILD="build-essential pkg-config libmicrohttpd-dev libcurl4-openssl-dev
 libcjson-dev libhiredis-dev libssl-dev"
 TEST="libcmocka-dev redis-server python3 curl clang-format cppcheck
-prometheus yamllint"
+prometheus yamllint chromium"
 RUNTIME="libmicrohttpd12 libcurl4 libcjson1 libhiredis0.14 libssl3
 ca-certificates tini curl"
 
@@ -27,6 +27,15 @@ for p in $pkgs; do
         missing="$missing $p"
     fi
 done
+# The browser test drives Chromium with playwright-core from npm: Debian's
+# nodejs and npm, unless a Node.js with npm is already on the machine.
+case "$pkgs" in
+*chromium*)
+    if ! command -v npm >/dev/null 2>&1; then
+        missing="$missing nodejs npm"
+    fi
+    ;;
+esac
 [ -z "$missing" ] && exit 0
 
 echo "install-deps: installing$missing" >&2

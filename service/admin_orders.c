@@ -108,9 +108,12 @@ static enum scb_err put_tracking(struct buf *out, const char *text)
     bool first = true;
     enum scb_err err;
 
-    if (!text || !*text ||
-        jsonio_parse(text, strlen(text), ROUTE_ADMIN_TRACKING_MAX, &root) ||
-        !cJSON_IsArray(root)) {
+    if (!text || !*text)
+        return buf_puts(out, "[]");
+    err = jsonio_parse(text, strlen(text), ROUTE_ADMIN_TRACKING_MAX, &root);
+    if (err == SCB_ENOMEM)
+        return err;
+    if (err || !cJSON_IsArray(root)) {
         cJSON_Delete(root);
         return buf_puts(out, "[]");
     }

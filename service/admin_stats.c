@@ -12,20 +12,28 @@
 
 #define RA_HOUR_MS 3600000
 #define RA_OVERDUE_METRIC "scbridge_orders_awaiting_payment_overdue"
-#define RA_OVERDUE_SCAN_MAX "100000" /* needs_attention orders looked at */
+#define RA_OVERDUE_SCAN_MAX "20000" /* orders looked at, per state */
 
 /*
- * ARGV: prefix, cut-off ms, scan limit. An awaiting_payment order's
- * score is when it entered that state (later checks leave it alone),
- * so the overdue ones are those scored at or before the cut-off.
+ * ARGV: prefix, cut-off ms, scan limit. The wait runs from TimeOfOrder
+ * (job_import.c). An awaiting_payment order's score is when it entered
+ * that state, never before TimeOfOrder, so every order scored at or
+ * before the cut-off is overdue; a later one is when its hash holds a
+ * time_of_order (Unix ms) at or before the cut-off.
  */
 static const struct store_script overdue_script = {
     "admin_overdue",
-    "local p = ARGV[1]\n"
-    "local n = redis.call('ZCOUNT', p .. 'orders:state:awaiting_payment',\n"
-    "  '-inf', ARGV[2])\n"
+    "local p, cut, max = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local aw = p .. 'orders:state:awaiting_payment'\n"
+    "local n = redis.call('ZCOUNT', aw, '-inf', cut)\n"
+    "local later = redis.call('ZRANGEBYSCORE', aw, '(' .. ARGV[2],\n"
+    "  '+inf', 'LIMIT', 0, max)\n"
+    "for _, id in ipairs(later) do\n"
+    "  local t = redis.call('HGET', p .. 'order:' .. id, 'time_of_order')\n"
+    "  if t and tonumber(t) and tonumber(t) <= cut then n = n + 1 end\n"
+    "end\n"
     "local ids = redis.call('ZRANGE', p .. 'orders:state:needs_attention',\n"
-    "  0, tonumber(ARGV[3]) - 1)\n"
+    "  0, max - 1)\n"
     "for _, id in ipairs(ids) do\n"
     "  local r = redis.call('HGET', p .. 'order:' .. id, 'reason')\n"
     "  if r and (r == 'PAYMENT_TIMEOUT' or\n"

@@ -391,8 +391,11 @@ static enum queue_outcome imp_awaiting(struct imp *m)
     /* The customer has waited since the order was placed, not since
      * scbridge first saw it. */
     int64_t waited = (m->now - m->o.time_of_order.ms) / 1000;
-    char since_txt[24], detail[64];
-    struct orderstate_field f[1] = { { "awaiting_since", since_txt } };
+    char since_txt[24], placed_txt[24], detail[64];
+    struct orderstate_field f[2] = {
+        { "awaiting_since", since_txt },
+        { "time_of_order", placed_txt },
+    };
     enum queue_outcome out;
     enum scb_err err;
 
@@ -401,11 +404,13 @@ static enum queue_outcome imp_awaiting(struct imp *m)
                              PRId64 "s (PaymentStatus %d)", waited,
                              m->o.payment_status);
     snprintf(since_txt, sizeof(since_txt), "%" PRId64, since);
+    snprintf(placed_txt, sizeof(placed_txt), "%" PRId64,
+             m->o.time_of_order.ms);
     snprintf(detail, sizeof(detail), "PaymentStatus %d",
              m->o.payment_status);
     out = was ? QUEUE_DONE
               : imp_set(m, "awaiting_payment", NULL, "awaiting_payment",
-                        detail, f, 1);
+                        detail, f, 2);
     if (out != QUEUE_DONE)
         return out;
     err = jobs_enqueue_import(m->st, m->company, m->id, "recheck", 0,
@@ -733,10 +738,15 @@ static enum queue_outcome imp_locked(struct imp *m)
         return imp_store_fail(m, err);
     err = orderstate_get(m->st, m->id, &m->rec);
     m->have_rec = err == SCB_OK;
+    if (m->have_rec && m->rec.replay)
+        m->replay = true;
     if (err && err != SCB_ENOTFOUND)
         out = imp_store_fail(m, err);
     else
         out = imp_decide(m);
+    /* The operator's request is served once this run got to decide. */
+    if (m->replay && (out == QUEUE_DONE || out == QUEUE_DEAD))
+        (void)orderstate_touch(m->st, m->id, "replay", "0");
     /* What the poll compares with: this version of the order is done. */
     if (out == QUEUE_DONE || out == QUEUE_DEAD)
         (void)orderstate_touch(m->st, m->id, "sc_last_updated",

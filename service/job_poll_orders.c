@@ -184,15 +184,9 @@ static bool poll_parse(struct poll_run *p, const cJSON *pl)
     return true;
 }
 
-static void poll_metrics(const struct poll_run *p, const cJSON *pl)
+/* The last-success gauge comes from the poll's hash (sched_collect()). */
+static void poll_metrics(const struct poll_run *p)
 {
-    char labels[256];
-
-    snprintf(labels, sizeof(labels),
-             "poll=\"orders\",company=\"%" PRId64 "\",key=\"%s\"",
-             p->company, jsonio_str_or(pl, "key", ""));
-    metrics_set("scbridge_poll_last_success_timestamp_seconds", labels,
-                (double)orderstate_now_ms() / 1000.0);
     if (p->found)
         metrics_inc("scbridge_reconcile_found_total", "kind=\"order\"",
                     (double)p->found);
@@ -224,7 +218,7 @@ enum queue_outcome job_poll_orders_run(struct queue_job *job, void *ctx)
                             out == QUEUE_DONE ? NULL
                                               : queue_job_last_error(job));
     if (out == QUEUE_DONE) {
-        poll_metrics(&p, pl);
+        poll_metrics(&p);
         log_info("poll", "order poll done", LOG_STR("job", queue_job_id(job)),
                  LOG_STR("poll", p.id), LOG_INT("queued", p.queued),
                  LOG_INT("found", p.found));

@@ -952,8 +952,8 @@ static enum scb_err trk_recover_note(struct trk *m)
         return err;
     trk_now_text(at);
     len = (size_t)snprintf(detail, sizeof(detail), "%s",
-                           "an order note was sent, its answer was lost; "
-                           "not sent again:");
+                           "an order note may not have reached "
+                           "Sellercloud; it is not sent twice:");
     cJSON_ArrayForEach(it, root)
     {
         if (!cJSON_IsString(it))
@@ -1056,12 +1056,14 @@ static enum queue_outcome trk_note(struct trk *m, const char *note,
     char at[32];
     enum scb_err err;
 
+    /* Renewed first: the marker then stands just before the call. */
+    err = trk_renew(m);
+    if (err)
+        return trk_store_fail(m, err);
     m->inflight = trk_numbers_json(nos, n);
     if (!m->inflight)
         return trk_store_fail(m, SCB_ENOMEM);
     err = trk_write(m, NULL, NULL);
-    if (!err)
-        err = trk_renew(m);
     if (err)
         return trk_store_fail(m, err);
     err = sc_order_add_note(m->t->sc, m->id, note, 0);

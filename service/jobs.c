@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* What the job handlers share: clients per thread, start time, outcomes. */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "jobs.h"
-#include <stdatomic.h>
-
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
@@ -150,6 +149,17 @@ enum scb_err jobs_enqueue_import(struct store *st, int64_t company_id,
              "{\"v\":1,\"company_id\":%" PRId64 ",\"order_id\":%" PRId64
              ",\"source\":\"%s\"}",
              company_id, order_id, source);
+    /*
+     * A replay may fold into a job already waiting for the order, whose
+     * payload does not say "replay": the order's record carries the
+     * request until a job has run it.
+     */
+    if (strcmp(source, "replay") == 0) {
+        enum scb_err err = orderstate_touch(st, order_id, "replay", "1");
+
+        if (err)
+            return err;
+    }
     nj.type = "order.import";
     nj.key = key;
     nj.payload = payload;

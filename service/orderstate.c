@@ -188,6 +188,8 @@ static void rec_field(struct order_rec *r, const char *k, const char *v)
         r->shipped_outside = strcmp(v, "1") == 0;
     else if (strcmp(k, "exported") == 0)
         r->exported = strcmp(v, "1") == 0;
+    else if (strcmp(k, "replay") == 0)
+        r->replay = strcmp(v, "1") == 0;
 }
 
 enum scb_err orderstate_get(struct store *st, int64_t id,

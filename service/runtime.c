@@ -37,6 +37,9 @@ static void runtime_collect(void *ctx)
 
     if (!st)
         return;
+    /* runtime_stop() frees the scheduler only once HTTP is idle. */
+    if (rt->sched)
+        sched_collect(rt->sched, st);
     if (orderstate_counts(st, rt->app->cfg, counts) == SCB_OK) {
         for (size_t i = 0; i < ORDERSTATE_COUNT; i++) {
             snprintf(labels, sizeof(labels), "state=\"%s\"",

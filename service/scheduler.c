@@ -89,15 +89,22 @@ static enum scb_err sched_push(struct scheduler *s,
     return SCB_OK;
 }
 
-static void sched_describe(const struct sched_poll *p)
+static void sched_labels(const struct sched_poll *p, char *out, size_t n)
 {
-    char labels[256], company[24] = "";
+    char company[24] = "", key[2 * CONFIG_NAME_MAX];
 
     if (p->company)
         snprintf(company, sizeof(company), "%" PRId64, p->company);
-    snprintf(labels, sizeof(labels),
-             "poll=\"%s\",company=\"%s\",key=\"%s\"", p->kind, company,
-             p->key);
+    metrics_label_value(p->key, key, sizeof(key));
+    snprintf(out, n, "poll=\"%s\",company=\"%s\",key=\"%s\"", p->kind,
+             company, key);
+}
+
+static void sched_describe(const struct sched_poll *p)
+{
+    char labels[256];
+
+    sched_labels(p, labels, sizeof(labels));
     metrics_set("scbridge_poll_interval_seconds", labels,
                 (double)p->interval_s);
 }
@@ -330,6 +337,29 @@ void sched_free(struct scheduler *s)
     store_free(s->st);
     mem_free(s->polls);
     mem_free(s);
+}
+
+void sched_collect(struct scheduler *s, struct store *st)
+{
+    struct buf key;
+    char labels[256];
+    redisReply *r = NULL;
+
+    buf_init(&key, 512);
+    for (size_t i = 0; i < s->n; i++) {
+        buf_reset(&key);
+        if (sched_poll_key(st, s->polls[i].id, &key) != SCB_OK ||
+            store_cmd(st, &r, "HGET %s last_ok_at", key.data) != SCB_OK)
+            break; /* Redis trouble: the gauges keep their last values */
+        if (r->type == REDIS_REPLY_STRING) {
+            sched_labels(&s->polls[i], labels, sizeof(labels));
+            metrics_set("scbridge_poll_last_success_timestamp_seconds",
+                        labels, (double)strtoll(r->str, NULL, 10) / 1000.0);
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+    buf_release(&key);
 }
 
 bool sched_is_leader(struct scheduler *s)

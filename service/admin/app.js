@@ -337,13 +337,19 @@
         el('td', { text: p.company_id === null ? '-' : String(p.company_id) }),
         el('td', { text: p.key }),
         el('td', { text: fmtSeconds(p.interval_s) }),
-        el('td', { text: p.cursor === null ? '-' : p.cursor }),
-        el('td', { text: fmtTime(p.last_run_at), title: fmtAge(p.last_run_at) }),
         el('td', {
-          text: fmtTime(p.last_ok_at), class: late ? 'late' : 'ok',
+          text: p.cursor === null ? '-' : p.cursor, class: 'wrap',
+        }),
+        el('td', {
+          text: fmtTime(p.last_run_at), class: 'time',
+          title: fmtAge(p.last_run_at),
+        }),
+        el('td', {
+          text: fmtTime(p.last_ok_at),
+          class: 'time ' + (late ? 'late' : 'ok'),
           title: fmtAge(p.last_ok_at),
         }),
-        el('td', { text: p.last_error || '' }),
+        el('td', { text: p.last_error || '', class: 'wrap' }),
       ]));
     }
   }
@@ -389,12 +395,12 @@
       'data-id': d.id,
       'data-order': d.sc_order_id === null ? '' : String(d.sc_order_id),
     }, [
-      el('td', {}, [order]),
-      el('td', { text: d.type }),
-      el('td', { text: d.reason }),
-      el('td', { text: d.error }),
+      el('td', { class: 'nowrap' }, [order]),
+      el('td', { text: d.type, class: 'nowrap' }),
+      el('td', { text: d.reason, class: 'wrap' }),
+      el('td', { text: d.error, class: 'wrap' }),
       el('td', { text: String(d.attempts) }),
-      el('td', { text: fmtTime(d.failed_at) }),
+      el('td', { text: fmtTime(d.failed_at), class: 'time' }),
       el('td', { class: 'actions' }, [retry, discard, note]),
     ]);
     retry.addEventListener('click', () => deadAction(d, 'retry', row, note));
@@ -493,7 +499,9 @@
         el('td', { text: t.carrier }),
         el('td', { text: t.service }),
         el('td', { text: t.shipment_id }),
-        el('td', { text: t.pushed_at ? fmtTime(t.pushed_at) : 'held' }),
+        el('td', {
+          text: t.pushed_at ? fmtTime(t.pushed_at) : 'held', class: 'time',
+        }),
       ]));
     }
     $('o-tracking').hidden = o.tracking.length === 0;
@@ -502,9 +510,9 @@
     clear(hb);
     for (const h of o.history) {
       hb.append(el('tr', {}, [
-        el('td', { text: fmtTime(h.at) }),
-        el('td', { text: h.event }),
-        el('td', { text: h.detail }),
+        el('td', { text: fmtTime(h.at), class: 'time' }),
+        el('td', { text: h.event, class: 'nowrap' }),
+        el('td', { text: h.detail, class: 'wrap' }),
       ]));
     }
     $('order').hidden = false;
@@ -550,8 +558,8 @@
           el('td', { text: o.channel || '-' }),
           el('td', { text: o.reference || '-' }),
           el('td', { text: o.ddi_order_no || '-' }),
-          el('td', { text: o.reason || '' }),
-          el('td', { text: fmtTime(o.updated_at) }),
+          el('td', { text: o.reason || '', class: 'wrap' }),
+          el('td', { text: fmtTime(o.updated_at), class: 'time' }),
         ]));
       }
       byStateCursor = page.next_cursor;
@@ -577,11 +585,7 @@
       }
     });
     $('o-replay').addEventListener('click', replayShown);
-    $('o-reload').addEventListener('click', () => {
-      if (shownOrder) {
-        showOrder(shownOrder, false);
-      }
-    });
+    $('o-reload').addEventListener('click', refresh);
     $('token').focus();
   }
 

@@ -128,6 +128,19 @@ def test_every_admin_api_route_needs_the_token_and_refuses_query_tokens():
     assert "access_token" not in log and "token=" not in log
 
 
+def test_admin_listener_alone_serves_the_page_and_api():
+    redis, svc = service({
+        "SCBRIDGE_ADMIN_LISTEN": "127.0.0.1:%d" % harness.free_port()})
+    assert svc.admin != svc.base
+    for path in ["/admin/", "/admin/static/app.js"]:
+        assert harness.http("GET", svc.admin + path)[0] == 200, path
+        assert harness.http("GET", svc.base + path)[0] == 404, path
+    assert api(svc, "GET", "/admin/api/stats")[0] == 200
+    status, _, doc = harness.http_json("GET", svc.base + "/admin/api/stats",
+                                       None, bearer())
+    assert (status, doc) == (404, {"error": "not_found"}), status
+
+
 def test_page_is_served_without_token_and_matches_its_sources():
     redis, svc = service()
     here = os.path.join(harness.ROOT, "service", "admin")

@@ -117,13 +117,32 @@ def _package_numbers(sc_order):
     return [p.get("TrackingNumber") or "" for p in sc_order["Packages"]]
 
 
-def _holds_exactly(sc_order, numbers):
+def _holds_exactly(sc_order, numbers, unsure=()):
     """True when Sellercloud holds 'numbers' (DDI order) as the contract
-    says: number k on package k, the rest in notes, each once."""
+    says: number k on package k, the rest in notes, each once. Numbers of
+    a note the service recorded as unsure ('unsure') may be missing."""
     pk = _package_numbers(sc_order)
     want_pk = numbers[:len(pk)] + [""] * (len(pk) - len(numbers))
+    noted = _note_numbers(sc_order)
+    rest = numbers[len(pk):]
     return (sc_order["ShippingStatus"] == 3 and pk == want_pk and
-            _note_numbers(sc_order) == numbers[len(pk):])
+            len(noted) == len(set(noted)) and
+            noted == [n for n in rest if n in noted or n not in unsure])
+
+
+UNSURE = "an order note may not have reached Sellercloud; it is not " \
+    "sent twice:"
+
+
+def _unsure_numbers(stack, oid):
+    """The numbers of notes whose outcome the service could not know (a
+    kill between recording the note and Sellercloud's answer); they are
+    in the order's history and never sent twice."""
+    out = []
+    for h in stack.history(oid):
+        if h["event"] == "note" and h["detail"].startswith(UNSURE):
+            out.extend(h["detail"][len(UNSURE):].split())
+    return out
 
 
 def _plan(ddi_order, rng, oid):
@@ -193,7 +212,8 @@ def _many_orders(count, kills):
         del late[:]
         for oid in ids:
             sc = s.sc.order(oid)
-            if (not _holds_exactly(sc, expected[oid]) or
+            unsure = _unsure_numbers(s, oid)
+            if (not _holds_exactly(sc, expected[oid], unsure) or
                     s.order(oid).get("state") != "shipped"):
                 late[:] = [oid, expected[oid], _package_numbers(sc),
                            sc["Notes"], s.order(oid)]
@@ -218,15 +238,23 @@ def _many_orders(count, kills):
     assert s.sc.breaches()["count"] == 0, s.sc.breaches()
     assert s.dead_letters() == []
     assert s.runs == kills + 1
+    # A note is never sent twice, so one in flight when the service was
+    # killed may be missing; the history names its numbers. It is rare:
+    # the kill must land between recording the note and sending it.
+    unsure = [oid for oid in ids if _unsure_numbers(s, oid)]
+    assert len(unsure) <= kills, unsure
+    for oid in unsure:
+        print("UNSURE", oid, _unsure_numbers(s, oid), _note_numbers(s.sc.order(oid)))
     # The run did meet what it is named for.
     attempts = s.ddi.callbacks()["attempts"]
     assert any(a["dropped"] for a in attempts)
     assert any(a["delivery"] > 1 for a in attempts)
     assert any(s.sc.order(oid)["Notes"] for oid in ids)
-    print("    %d orders, %d shipments, %d callbacks dropped, %d notes"
-          % (count, sum(len(p) for p in plans.values()),
-             sum(1 for a in attempts if a["dropped"]),
-             sum(len(s.sc.order(oid)["Notes"]) for oid in ids)))
+    print("    %d orders, %d shipments, %d callbacks dropped, %d notes, "
+          "%d unsure" % (count, sum(len(p) for p in plans.values()),
+                         sum(1 for a in attempts if a["dropped"]),
+                         sum(len(s.sc.order(oid)["Notes"]) for oid in ids),
+                         len(unsure)))
 
 
 def test_many_orders_ship_once_through_drops_repeats_and_kills():
