@@ -3,7 +3,8 @@
 #   build    the compiler and -dev packages; compiles scbridge and the sims
 #   runtime  scbridge alone: runtime libraries, tini, curl for HEALTHCHECK,
 #            non-root, nothing written to the root filesystem
-#   sim      runtime plus sim-sc, sim-ddi and socat (compose "sim" profile)
+#   sim      the same libraries with sim-sc, sim-ddi and socat (compose
+#            "sim" profile)
 #   lb       HAProxy in front of the replicas (deploy/haproxy.cfg)
 #   redis    Redis with deploy/redis.conf (AOF, noeviction)
 #   scbridge the default target, the same image as runtime
@@ -23,14 +24,18 @@ RUN make -j2 MODE=rel BUILD_DIR=/out GIT_SHA="${GIT_SHA}" \
         /out/rel/scbridge /out/rel/sim-sc /out/rel/sim-ddi \
     && strip /out/rel/scbridge /out/rel/sim-sc /out/rel/sim-ddi
 
-FROM ${BASE} AS runtime
-LABEL org.scbridge.stage=runtime
+# The runtime libraries and the scbridge user, shared by runtime and sim.
+FROM ${BASE} AS runtime-base
 COPY scripts/install-deps.sh /tmp/install-deps.sh
 RUN sh /tmp/install-deps.sh --runtime \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/install-deps.sh \
     && groupadd --system --gid 10001 scbridge \
     && useradd --system --uid 10001 --gid 10001 --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin scbridge
+LABEL org.scbridge.stage=runtime-base
+
+FROM runtime-base AS runtime
+LABEL org.scbridge.stage=runtime
 COPY --from=build /out/rel/scbridge /usr/local/bin/scbridge
 # The image's own defaults (operations.md): webhooks on 8080, probes,
 # metrics and /admin on 9090. Everything else comes from the environment.
@@ -46,9 +51,8 @@ ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/scbridge"]
 
 # The simulators, for the compose "sim" profile and the container test.
 # They serve on 127.0.0.1 only; deploy/sim-run.sh puts socat in front.
-FROM runtime AS sim
+FROM runtime-base AS sim
 LABEL org.scbridge.stage=sim
-USER root
 RUN apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         --no-install-recommends socat >/dev/null \
@@ -56,7 +60,6 @@ RUN apt-get update -qq \
 COPY --from=build /out/rel/sim-sc /out/rel/sim-ddi /usr/local/bin/
 COPY deploy/sim-run.sh /usr/local/bin/sim-run
 USER 10001:10001
-HEALTHCHECK NONE
 ENTRYPOINT ["/usr/bin/tini", "-g", "--", "/bin/sh", "/usr/local/bin/sim-run"]
 
 # The load balancer in front of the replicas in docker-compose.yml.

@@ -4,7 +4,8 @@
 # machine and the same throwaway redis-server. Every figure is the median
 # of 3 runs, printed with the command that produced it.
 #
-# usage: bench.sh BUILD_DIR [PART...]   (parts: bench_queue; default all)
+# usage: bench.sh BUILD_DIR [PART...]
+#   (parts: bench_queue bench_items bench_tracking; default all)
 #
 # bench_queue: jobs per second through enqueue -> no-op handler -> ack
 # with 8 workers (tests/tools/queue-worker bench), and Redis round trips
@@ -16,7 +17,7 @@ set -u
 
 bdir=${1:?usage: bench.sh BUILD_DIR [PART...]}
 shift
-parts=${*:-bench_queue}
+parts=${*:-bench_queue bench_items bench_tracking}
 tool="$bdir/tools/queue-worker"
 runs=3
 tmp=$(mktemp -d /tmp/scb-bench.XXXXXX)
@@ -143,6 +144,17 @@ bench_queue() {
     done
     echo "  redis-benchmark -c 8 -n 100000 XADD key '*' n 0:" \
         "$(median <"$tmp/xadd") requests/s (one command, no consumer)"
+}
+
+# The other parts start what they need themselves (see their scripts).
+bench_items() {
+    sh "$(dirname "$0")/bench_items.sh" "$bdir"
+}
+
+bench_tracking() {
+    if [ -f "$(dirname "$0")/bench_tracking.sh" ]; then
+        sh "$(dirname "$0")/bench_tracking.sh" "$bdir"
+    fi
 }
 
 start_redis

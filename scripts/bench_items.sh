@@ -57,10 +57,10 @@ start() {
     "$@" >"$log" 2>&1 &
     pids="$pids $!"
     last_pid=$!
-    i=0
+    waited=0
     until grep -q "$pattern" "$log" 2>/dev/null; do
-        i=$((i + 1))
-        if [ "$i" -gt 200 ]; then
+        waited=$((waited + 1))
+        if [ "$waited" -gt 200 ]; then
             echo "bench_items: $1 did not start" >&2
             exit 1
         fi
@@ -84,15 +84,18 @@ ms_now() {
     python3 -c 'import time; print(int(time.time() * 1000))'
 }
 
-# Redis commands since the last CONFIG RESETSTAT, less the reading ones.
+# "<all commands> <scripts>" since the last CONFIG RESETSTAT, less the
+# reading ones: every command, those scripts ran inside Redis included,
+# and the scripts (EVALSHA, EVAL) among the client's round trips.
 redis_calls() {
     rcli info commandstats | awk -F'[:=,]' '
         /^cmdstat_/ {
             name = substr($1, 9)
             if (name == "info" || name == "config|resetstat") next
             all += $3
+            if (name == "evalsha" || name == "eval") lua += $3
         }
-        END { print all + 0 }'
+        END { print all + 0, lua + 0 }'
 }
 
 sc_calls() {
@@ -129,7 +132,7 @@ EOF
 
 # Enqueues a poll and waits until no job is ready, running or delayed.
 sync_items() {
-    "$worker" poll >/dev/null || exit 1
+    "$worker" poll >/dev/null 2>&1 || exit 1
     while :; do
         a=$(rcli xlen scb:v1:jobs)
         b=$(rcli zcard scb:v1:jobs:delayed)
@@ -140,7 +143,7 @@ sync_items() {
     done
 }
 
-# One run: "items_per_s sc_per_item rt_per_item chg_per_s sc_per_chg".
+# One run: "items/s sc/item redis/item chg/s sc/chg scripts/item".
 one_run() {
     rcli flushall >/dev/null
     curl -s -X POST "http://127.0.0.1:$scport/_sim/reset" >/dev/null
@@ -155,7 +158,9 @@ one_run() {
     sync_items
     t1=$(ms_now)
     c1=$(sc_calls)
-    r1=$(redis_calls)
+    set -- $(redis_calls)
+    r1=$1
+    l1=$2
     seed 0 "$m" " v2"
     t2=$(ms_now)
     sync_items
@@ -165,9 +170,9 @@ one_run() {
     wait "$wpid" 2>/dev/null
     awk -v n="$n" -v m="$m" -v t0="$t0" -v t1="$t1" -v t2="$t2" \
         -v t3="$t3" -v c0="$c0" -v c1="$c1" -v c2="$c2" -v r1="$r1" \
-        'BEGIN { printf "%.0f %.2f %.2f %.0f %.2f\n",
+        -v l1="$l1" 'BEGIN { printf "%.0f %.2f %.2f %.0f %.2f %.2f\n",
                  n * 1000 / (t1 - t0), (c1 - c0) / n, r1 / n,
-                 m * 1000 / (t3 - t2), (c2 - c1) / m }'
+                 m * 1000 / (t3 - t2), (c2 - c1) / m, l1 / n }'
 }
 
 bench_items() {
@@ -210,7 +215,7 @@ bench_items() {
     col() { cut -d' ' -f"$1" "$tmp/sync" | median; }
     printf '  full sync  %8s items/s  %5s SC calls/item  %6s Redis' \
         "$(col 1)" "$(col 2)" "$(col 3)"
-    printf ' commands/item\n'
+    printf ' commands/item (%s of them scripts)\n' "$(col 6)"
     printf '  changed    %8s items/s  %5s SC calls/item\n' "$(col 4)" \
         "$(col 5)"
 
@@ -225,8 +230,8 @@ bench_items() {
     while [ "$i" -lt "$runs" ]; do
         rcli flushall >/dev/null
         "$probe" load 5 1 163 "$oid" 2>/dev/null | tail -n 1 |
-            python3 -c 'import json,sys; print(json.load(sys.stdin)["calls"]/5)' \
-            >>"$tmp/base"
+            python3 -c 'import json, sys
+print(json.load(sys.stdin)["calls"] / 5)' >>"$tmp/base"
         i=$((i + 1))
     done
     base=$(median <"$tmp/base")

@@ -20,6 +20,12 @@ set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
+# The whole test is bounded: after 45 minutes it stops and cleans up.
+if [ -z "${SCB_CT_BOUNDED:-}" ]; then
+    SCB_CT_BOUNDED=1 exec timeout --kill-after=120 2700 \
+        sh "$ROOT/scripts/container-test.sh" "$@"
+fi
+
 PROJECT=scbct
 TAG=ct
 BASE_IMAGE=debian:bookworm-slim
@@ -49,6 +55,21 @@ run_logged() {
         tail -n 60 "$WORK/$rl_name.log" | sed "s/^/    $rl_name| /"
         die "$rl_name failed or ran over ${rl_limit}s"
     fi
+}
+
+# run_retry LIMIT_S NAME CMD...: run_logged, tried a second time after a
+# failure (a download from Debian's archive can fail once).
+run_retry() {
+    rr_limit=$1
+    rr_name=$2
+    shift 2
+    if timeout --kill-after=20 "$rr_limit" "$@" >"$WORK/$rr_name.log" 2>&1
+    then
+        return 0
+    fi
+    tail -n 5 "$WORK/$rr_name.log" | sed "s/^/    $rr_name| /"
+    log "$rr_name failed once; trying again"
+    run_logged "$rr_limit" "$rr_name" "$@"
 }
 
 compose() {
@@ -102,9 +123,9 @@ need_packages() {
     [ "$(id -u)" = 0 ] || die "need root to install$missing"
     log "installing$missing"
     export DEBIAN_FRONTEND=noninteractive
-    run_logged 300 apt-update apt-get update
+    run_retry 300 apt-update apt-get update
     # shellcheck disable=SC2086
-    run_logged 900 apt-install apt-get install -y --no-install-recommends \
+    run_retry 900 apt-install apt-get install -y --no-install-recommends \
         $missing
 }
 
@@ -115,17 +136,21 @@ start_dockerd() {
     fi
     command -v dockerd >/dev/null || die "dockerd not found"
     log "starting dockerd"
-    dockerd >"$WORK/dockerd.log" 2>&1 &
+    # In a session of its own: a signal to this test's process group must
+    # not stop it before the cleanup has removed the stack.
+    setsid dockerd >"$WORK/dockerd.log" 2>&1 &
     DOCKERD_PID=$!
     i=0
     until timeout 10 docker info >/dev/null 2>&1; do
         i=$((i + 1))
-        if [ $i -gt 60 ] || ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
+        if [ $i -gt 60 ]; then
             tail -n 30 "$WORK/dockerd.log" | sed 's/^/    dockerd| /'
             die "dockerd did not start: Docker cannot run on this machine"
         fi
         sleep 1
     done
+    # setsid may have forked: the daemon's own pid is in its pid file.
+    DOCKERD_PID=$(cat /var/run/docker.pid 2>/dev/null || echo "$DOCKERD_PID")
 }
 
 # "URI SUITE" for each Debian bookworm suite of this machine's apt sources
@@ -169,7 +194,9 @@ make_base_image() {
     log "building $BASE_IMAGE with debootstrap (minbase)"
     t=$(date +%s)
     rootfs="$WORK/rootfs"
-    run_logged 900 debootstrap debootstrap --variant=minbase bookworm \
+    # shellcheck disable=SC2016
+    run_retry 900 debootstrap sh -c 'rm -rf "$1" &&
+        exec debootstrap --variant=minbase bookworm "$1" "$2"' sh \
         "$rootfs" "$mirror"
     rm -f "$rootfs/etc/apt/sources.list"
     echo "$suites" | awk '
@@ -213,7 +240,7 @@ build_images() {
         tb=$(date +%s)
         # The legacy builder, with the host's network: the build steps
         # reach Debian's archive the way this machine does.
-        run_logged 1800 "docker-build-$target" env DOCKER_BUILDKIT=0 \
+        run_retry 1200 "docker-build-$target" env DOCKER_BUILDKIT=0 \
             docker build --network host --target "$target" \
             --build-arg GIT_SHA="$sha" -t "$image:$TAG" "$ROOT"
         log "image $image:$TAG built in $(elapsed "$tb")s"
@@ -243,7 +270,8 @@ check_runtime_image() {
             as cpp; do command -v "$c"; done
             dpkg-query -W -f="\${Package} \${Status}\n" |
                 grep " ok installed" | cut -d" " -f1 |
-                grep -E "^(gcc|g\+\+|cpp|clang|tcc)(-[0-9]+)?$|^(binutils|make|libc6-dev|build-essential)$"
+                grep -E -e "^(gcc|g\+\+|cpp|clang|tcc)(-[0-9]+)?$" \
+                    -e "^(binutils|make|libc6-dev|build-essential)$"
             true') || die "cannot run the runtime image"
     if [ -n "$found" ]; then
         echo "$found" | sed 's/^/    /'
@@ -273,9 +301,9 @@ print(" ".join(str(s.getsockname()[1]) for s in socks))'
 stack_up() {
     # shellcheck disable=SC2046
     set -- $(free_ports)
-    export SCB_PORT_WEBHOOKS=$1 SCB_PORT_ADMIN=$2 SCB_PORT_ADMIN_1=$3 \
-        SCB_PORT_ADMIN_2=$4 SCB_PORT_REDIS=$5 SCB_PORT_SIM_SC=$6 \
-        SCB_PORT_SIM_DDI=$7
+    export SCB_PORT_WEBHOOKS="$1" SCB_PORT_ADMIN="$2" SCB_PORT_ADMIN_1="$3" \
+        SCB_PORT_ADMIN_2="$4" SCB_PORT_REDIS="$5" SCB_PORT_SIM_SC="$6" \
+        SCB_PORT_SIM_DDI="$7"
     export SCB_IMAGE_TAG=$TAG SCB_SWAGGER="$SWAGGER" SCB_JOB_LEASE=5s \
         SCB_SIM_RELAY_DROP=0.2 SCB_SIM_RELAY_DUP=0.2
     # What an earlier run left behind, if it was killed.

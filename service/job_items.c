@@ -32,7 +32,6 @@
 #define ITEMS_CALLS_MAX 5         /* Sellercloud calls one item can take */
 #define ITEMS_ERR_METRIC "scbridge_item_errors_total"
 #define ITEMS_FOUND_METRIC "scbridge_reconcile_found_total"
-#define ITEMS_OK_METRIC "scbridge_poll_last_success_timestamp_seconds"
 
 /* The writes of a plan, in the order they are sent. */
 enum items_step {
@@ -283,6 +282,17 @@ static enum scb_err items_job_text(struct buf *text, const char *pno,
     return err ? err : buf_append(text, "", 1);
 }
 
+/* Reservation changes of one SKU folded into one stock write, ms. */
+#define ITEMS_RESERVE_DEBOUNCE_MS 5000
+
+static int64_t items_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static enum scb_err items_enqueue_chunk(struct store *st,
                                         const char *const *pnos, size_t n,
                                         const char *source)
@@ -307,6 +317,12 @@ static enum scb_err items_enqueue_chunk(struct store *st,
         jobs[i].type = ITEMS_SYNC_TYPE;
         jobs[i].key = text.data + off[2 * i];
         jobs[i].payload = text.data + off[2 * i + 1];
+        /*
+         * A burst of imports changes a SKU's reservation many times a
+         * second: waiting a little folds them into one stock write.
+         */
+        if (strcmp(source, "reserve") == 0)
+            jobs[i].run_at_ms = items_now_ms() + ITEMS_RESERVE_DEBOUNCE_MS;
     }
     if (!err && m > 0)
         err = queue_enqueue_batch(st, jobs, m, NULL, 0, &dup, NULL);
@@ -1324,9 +1340,12 @@ static void poll_report(struct poll *p, enum queue_outcome out)
 {
     bool ok = out == QUEUE_DONE && p->defer_ms == 0;
     redisReply *r = NULL;
-    char labels[96];
 
-    /* The report is for operators; a failed write loses only that. */
+    /*
+     * The report is for operators; a failed write loses only that. The
+     * scheduler turns last_ok_at into
+     * scbridge_poll_last_success_timestamp_seconds at each scrape.
+     */
     (void)sched_poll_report(p->st, JOB_ITEMS_POLL_ID, p->started_ms,
                             ok ? NULL : queue_job_error(p->job));
     if (store_cmd(p->st, &r, "HSET %s interval_s %" PRId64, p->hash,
@@ -1334,11 +1353,6 @@ static void poll_report(struct poll *p, enum queue_outcome out)
         freeReplyObject(r);
     if (p->found)
         metrics_inc(ITEMS_FOUND_METRIC, "kind=\"item\"", (double)p->found);
-    snprintf(labels, sizeof(labels),
-             "poll=\"items\",company=\"\",key=\"default\"");
-    if (ok)
-        metrics_set(ITEMS_OK_METRIC, labels,
-                    (double)orderstate_now_ms() / 1000.0);
     log_info(ITEMS_MOD, "item poll run", LOG_STR("job", p->jid),
              LOG_INT("pages", p->pages), LOG_INT("records", p->records),
              LOG_INT("written", p->written),
@@ -1390,8 +1404,6 @@ enum scb_err job_items_register(struct jobs *j, struct worker_pool *wp)
                      "What a poll found that no webhook announced.");
     metrics_describe(ITEMS_ERR_METRIC, METRICS_COUNTER,
                      "Item errors recorded by the SKU sync, by reason.");
-    metrics_describe(ITEMS_OK_METRIC, METRICS_GAUGE,
-                     "Unix time of each poll's last successful run.");
     err = worker_pool_register(wp, ITEMS_SYNC_TYPE, job_items_sync_run, j);
     if (!err)
         err = worker_pool_register(wp, ITEMS_POLL_TYPE, job_items_poll_run,

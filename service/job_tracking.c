@@ -547,7 +547,7 @@ static enum scb_err trk_renew(struct trk *m)
     return err;
 }
 
-static enum queue_outcome trk_store_fail(struct trk *m, enum scb_err err)
+static enum queue_outcome trk_retry(struct trk *m, enum scb_err err)
 {
     if (err == SCB_ESTORE || err == SCB_ESTORECMD)
         queue_job_set_error(m->job, "redis: %s: %s", scb_strerror(err),
@@ -846,7 +846,7 @@ static enum queue_outcome trk_sc_fail(struct trk *m, enum scb_err err,
                    last && last->excerpt[0] ? ": " : "",
                    last ? last->excerpt : "");
     if (err)
-        return trk_store_fail(m, err);
+        return trk_retry(m, err);
     queue_job_set_reason(m->job, "%s", m->reason);
     return QUEUE_DEAD;
 }
@@ -866,7 +866,7 @@ static enum queue_outcome trk_dead(struct trk *m, const char *fmt, ...)
     va_end(ap);
     err = trk_attn(m, &step, "%s", reason);
     if (err)
-        return trk_store_fail(m, err);
+        return trk_retry(m, err);
     queue_job_set_reason(m->job, "%s", m->reason);
     return QUEUE_DEAD;
 }
@@ -884,7 +884,7 @@ static enum queue_outcome trk_sc_order(struct trk *m)
     memset(&o, 0, sizeof(o));
     err = order_snap_get(m->st, m->id, &o, &at);
     if (err && err != SCB_ENOTFOUND)
-        return trk_store_fail(m, err);
+        return trk_retry(m, err);
     if (!err) {
         m->created_on = o.created_on;
         m->order_source = o.order_source;
@@ -992,7 +992,7 @@ static enum queue_outcome trk_merge(struct trk *m,
                                       o->n_shipments);
     if (!err && m->inflight)
         err = trk_recover_note(m);
-    return err ? trk_store_fail(m, err) : QUEUE_DONE;
+    return err ? trk_retry(m, err) : QUEUE_DONE;
 }
 
 /* The tracking calls of one push, package by package. */
@@ -1010,7 +1010,7 @@ static enum queue_outcome trk_calls(struct trk *m,
             return QUEUE_RETRY;
         }
         if (err)
-            return trk_store_fail(m, err);
+            return trk_retry(m, err);
         if (c->package == 1)
             err = sc_order_ship(m->t->sc, &c->t);
         else
@@ -1054,18 +1054,18 @@ static enum queue_outcome trk_note(struct trk *m, const char *note,
                                    const char *const *nos, size_t n)
 {
     char at[32];
-    enum scb_err err;
+    enum scb_err err, err2;
 
     /* Renewed first: the marker then stands just before the call. */
     err = trk_renew(m);
     if (err)
-        return trk_store_fail(m, err);
+        return trk_retry(m, err);
     m->inflight = trk_numbers_json(nos, n);
     if (!m->inflight)
-        return trk_store_fail(m, SCB_ENOMEM);
+        return trk_retry(m, SCB_ENOMEM);
     err = trk_write(m, NULL, NULL);
     if (err)
-        return trk_store_fail(m, err);
+        return trk_retry(m, err);
     err = sc_order_add_note(m->t->sc, m->id, note, 0);
     if (err == SCB_EUNKNOWN) {
         sc_client_log_failure(m->t->sc, "tracking", m->jid);
@@ -1076,7 +1076,10 @@ static enum queue_outcome trk_note(struct trk *m, const char *note,
     mem_free(m->inflight);
     m->inflight = NULL;
     if (err) {
-        (void)trk_write(m, NULL, NULL); /* else the retry clears it */
+        /* Not added: the marker goes, so that a retry sends the note. */
+        err2 = trk_write(m, NULL, NULL);
+        if (err2)
+            return trk_retry(m, err2);
         return trk_sc_fail(m, err, "POST /api/Orders/{orderID}/Notes");
     }
     trk_now_text(at);
@@ -1132,7 +1135,7 @@ static enum queue_outcome trk_finish(struct trk *m, const char *detail)
         err = trk_write_ex(m, "shipped", NULL, "shipped", text, NULL, 0);
     }
     if (err)
-        return trk_store_fail(m, err);
+        return trk_retry(m, err);
     log_info("tracking", "tracking pushed", LOG_STR("job", m->jid),
              LOG_INT("order", m->id), LOG_STR("shipment", m->s->shipment_id),
              LOG_STR("detail", detail ? detail : "nothing new"));
@@ -1190,7 +1193,7 @@ static enum queue_outcome trk_send(struct trk *m,
         return out;
     pkgs = mem_calloc(SC_MAX_PACKAGES, sizeof(*pkgs));
     if (!pkgs)
-        return trk_store_fail(m, SCB_ENOMEM);
+        return trk_retry(m, SCB_ENOMEM);
     err = sc_order_packages(m->t->sc, m->id, pkgs, SC_MAX_PACKAGES, &np);
     if (err) {
         mem_free(pkgs);
@@ -1204,7 +1207,7 @@ static enum queue_outcome trk_send(struct trk *m,
                              orderstate_now_ms(), pd->ships, pd->n_ships,
                              pkgs, np, written, &plan);
     if (err)
-        out = trk_store_fail(m, err);
+        out = trk_retry(m, err);
     else
         out = trk_send_plan(m, &plan, pd);
     order_map_push_release(&plan);
@@ -1262,7 +1265,7 @@ static enum queue_outcome trk_push_held(struct trk *m,
     enum queue_outcome out;
 
     if (job_tracking_pending_make(&m->list, ships, n, &pd) != SCB_OK)
-        return trk_store_fail(m, SCB_ENOMEM);
+        return trk_retry(m, SCB_ENOMEM);
     out = pd.n ? trk_send(m, &pd) : trk_finish(m, NULL);
     job_tracking_pending_release(&pd);
     return out;
@@ -1281,7 +1284,7 @@ static enum queue_outcome trk_push(struct trk *m)
     memset(&e, 0, sizeof(e));
     err = trk_renew(m);
     if (err)
-        return trk_store_fail(m, err);
+        return trk_retry(m, err);
     err = ddi_get_order(m->t->ddi, m->s->order_no, &doc, &e);
     if (err)
         return trk_ddi_fail(m, err, &e);
@@ -1289,7 +1292,7 @@ static enum queue_outcome trk_push(struct trk *m)
     if (out == QUEUE_DONE) {
         ships = trk_ships(m, &doc->order, &n);
         out = ships ? trk_push_held(m, ships, n)
-                    : trk_store_fail(m, SCB_ENOMEM);
+                    : trk_retry(m, SCB_ENOMEM);
     }
     mem_free(ships);
     ddi_order_doc_free(doc);
@@ -1306,7 +1309,7 @@ static enum queue_outcome trk_locked(struct trk *m)
     enum scb_err err = trk_record(m, &step);
 
     if (err)
-        return trk_store_fail(m, err);
+        return trk_retry(m, err);
     switch (step) {
     case TRK_PASS:
         return QUEUE_DONE;
@@ -1368,7 +1371,7 @@ static enum queue_outcome trk_job(struct trk *m, const char *via)
         return QUEUE_WAIT;
     }
     if (err)
-        return trk_store_fail(m, err);
+        return trk_retry(m, err);
     out = trk_locked(m);
     trk_unlock(m);
     return out;
@@ -1596,8 +1599,6 @@ static enum queue_outcome poll_one(struct poll_run *p,
     }
     if (!err)
         err = poll_pending(p->st, s->shipment_id, &pending);
-    if (!err && !pending)
-        p->found++; /* no callback brought it */
     if (!err)
         err = poll_lock(&m);
     if (err == SCB_ECONFLICT) {
@@ -1608,6 +1609,9 @@ static enum queue_outcome poll_one(struct poll_run *p,
     if (!err)
         err = trk_record(&m, &step);
     trk_unlock(&m);
+    /* Found: no callback brought it (one passed over was never owed). */
+    if (!err && !pending && step != TRK_PASS)
+        p->found++;
     if (!err && poll_needs_job(&m, step)) {
         err = poll_enqueue(p->st, s->shipment_id, record);
         p->queued += err == SCB_OK;
@@ -1615,7 +1619,7 @@ static enum queue_outcome poll_one(struct poll_run *p,
 
 out:
     if (err && out == QUEUE_DONE)
-        out = trk_store_fail(&m, err);
+        out = trk_retry(&m, err);
     trk_release(&m);
     return out;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "job_items.h"
 #include "jobs.h"
 #include "log.h"
 #include "mem.h"
@@ -179,5 +180,7 @@ enum scb_err jobs_register(struct jobs *j, struct worker_pool *wp)
     if (!err)
         err = worker_pool_register(wp, "poll.orders", job_poll_orders_run,
                                    j);
+    if (!err)
+        err = job_items_register(j, wp);
     return err;
 }

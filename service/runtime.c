@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "job_items.h"
 #include "jobs.h"
 #include "log.h"
 #include "mem.h"
@@ -74,6 +75,9 @@ enum scb_err runtime_start(struct app *app)
     if (!rt->jobs || !rt->pool || !rt->sched)
         goto out;
     err = jobs_register(rt->jobs, rt->pool);
+    if (!err)
+        err = sched_add(rt->sched, "items", app->cfg->poll_items_s,
+                        job_items_sched_enqueue, NULL);
     if (!err)
         err = worker_pool_start(rt->pool);
     if (!err)

@@ -299,7 +299,10 @@ def test_pod_runs_as_the_image_user_on_a_read_only_root():
     sc = c["securityContext"]
     with open(DOCKERFILE, encoding="utf-8") as f:
         text = f.read()
-    runtime = text.split("AS runtime", 1)[1].split("\nFROM ", 1)[0]
+    m = re.search(r"^FROM \S+ AS runtime\n(.*?)(?=^FROM |\Z)", text,
+                  re.M | re.S)
+    assert m, "the Dockerfile has no runtime stage"
+    runtime = m.group(1)
     m = re.search(r"^USER (\d+)(?::(\d+))?$", runtime, re.M)
     assert m, "the runtime stage names no numeric USER"
     assert pod_sc["runAsNonRoot"] is True, pod_sc

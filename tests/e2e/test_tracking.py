@@ -84,8 +84,9 @@ class Stack:
 
     def dead_letters(self):
         out = []
-        for _, fields in self.redis.cmd("XRANGE", P + "jobs:dead", "-", "+"):
-            out.append(dict(zip(fields[::2], fields[1::2])))
+        for sid, fields in self.redis.cmd("XRANGE", P + "jobs:dead", "-",
+                                          "+"):
+            out.append(dict(zip(fields[::2], fields[1::2]), stream_id=sid))
         return out
 
     def import_all(self, ids, timeout=60):
@@ -243,8 +244,6 @@ def _many_orders(count, kills):
     # the kill must land between recording the note and sending it.
     unsure = [oid for oid in ids if _unsure_numbers(s, oid)]
     assert len(unsure) <= kills, unsure
-    for oid in unsure:
-        print("UNSURE", oid, _unsure_numbers(s, oid), _note_numbers(s.sc.order(oid)))
     # The run did meet what it is named for.
     attempts = s.ddi.callbacks()["attempts"]
     assert any(a["dropped"] for a in attempts)
@@ -389,3 +388,34 @@ def test_poll_pushes_a_ship_confirm_whose_callback_never_came():
     poll = s.redis.cmd("HGETALL", P + "poll:shipments:default")
     poll = dict(zip(poll[::2], poll[1::2]))
     assert poll["cursor"] and poll["last_ok_at"], poll
+
+
+def test_sellercloud_refusing_the_tracking_needs_attention_until_retried():
+    s = Stack(poll="1h")
+    _seed_three_line_order(s, 7401, AMAZON, packages=1)
+    no = s.import_all([7401])[7401]
+    s.sc.faults([{"method": "PUT",
+                  "path_prefix": "/rest/api/Orders/ShippingStatus",
+                  "error_rate": 1.0, "error_status": 400}])
+    _ship(s, no, None, ["1ZR1"])
+    wait_for(lambda: s.order(7401).get("state") == "needs_attention",
+             what="needs attention")
+    reason = s.order(7401)["reason"]
+    assert reason.startswith("SC_REJECTED: PUT /api/Orders/ShippingStatus "
+                             "answered 400"), reason
+    dead = s.dead_letters()
+    assert [d["reason"] for d in dead] == [reason]
+    s.sc.faults([])
+    st, _, doc = s.svc.admin_api(
+        "POST", "/admin/api/dead-letters/%s/retry" % dead[0]["stream_id"])
+    assert st == 202, (st, doc)
+    wait_for(lambda: s.order(7401).get("state") == "shipped",
+             what="shipped after the retry")
+    assert _holds_exactly(s.sc.order(7401), ["1ZR1"])
+    assert s.order(7401)["reason"] == ""
+    st, _, doc = s.svc.admin_api("GET", "/admin/api/orders/7401")
+    assert st == 200, (st, doc)
+    assert [(t["number"], t["carrier"], t["service"])
+            for t in doc["tracking"]] == [("1ZR1", "UPS", "Ground")]
+    assert doc["tracking"][0]["pushed_at"].endswith("Z")
+    assert s.dead_letters() == []

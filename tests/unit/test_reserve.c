@@ -26,69 +26,47 @@ struct fixture {
     struct store *st;
 };
 
-static void test_config(struct config *cfg)
+/* The environment the configuration is read from: a complete one. */
+static const char *test_getenv(const char *name, void *ctx)
 {
-    const char *url = getenv("SCB_TEST_REDIS_URL");
-    char host[128] = "";
-    int port = 0, db = 0;
+    static const char *const env[][2] = {
+        { "SCBRIDGE_REDIS_PREFIX", "rt:" },
+        { "SCBRIDGE_ADMIN_TOKEN", "test-admin-token-0123456789abcdef0123" },
+        { "SCBRIDGE_SC_BASE_URL", "http://127.0.0.1:9/rest" },
+        { "SCBRIDGE_SC_USERNAME", "u" },
+        { "SCBRIDGE_SC_PASSWORD", "p" },
+        { "SCBRIDGE_SC_COMPANY_IDS", "163" },
+        { "SCBRIDGE_DDI_BASE_URL", "http://127.0.0.1:9" },
+        { "SCBRIDGE_DDI_API_KEY", "k" },
+        { "SCBRIDGE_DDI_COMPANY", "01" },
+        { "SCBRIDGE_WEBHOOK_SECRET_SC", "c2VjcmV0" },
+        { "SCBRIDGE_WEBHOOK_SECRET_DDI", "c2VjcmV0" },
+    };
 
-    memset(cfg, 0, sizeof(*cfg));
-    if (!url) {
-        fail_msg("SCB_TEST_REDIS_URL is not set (scripts/run-tests.sh "
-                 "sets it)");
-        return;
+    if (strcmp(name, "SCBRIDGE_REDIS_URL") == 0)
+        return ctx;
+    for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) {
+        if (strcmp(name, env[i][0]) == 0)
+            return env[i][1];
     }
-    if (sscanf(url, "redis://%127[^:]:%d/%d", host, &port, &db) < 2)
-        fail_msg("cannot read SCB_TEST_REDIS_URL %s", url);
-    snprintf(cfg->redis_host, sizeof(cfg->redis_host), "%s", host);
-    cfg->redis_port = port;
-    cfg->redis_db = db;
-    snprintf(cfg->redis_prefix, sizeof(cfg->redis_prefix), "rt:");
-    cfg->workers = 1;
-    cfg->job_lease_s = 30;
-    cfg->job_max_attempts = 3;
-    cfg->backoff_base_s = 2;
-    cfg->backoff_cap_s = 10;
-    cfg->max_wait_s = 10;
-    cfg->order_retention_s = 86400;
+    return NULL;
 }
 
-static redisReply *cmd(struct store *st, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Runs one command given as words separated by single spaces. */
-static redisReply *cmd(struct store *st, const char *fmt, ...)
-{
-    va_list ap;
-    const char *argv[8];
-    char line[512];
-    redisReply *r = NULL;
-    int argc = 0;
-
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    for (char *p = line; p && argc < 8; argc++) {
-        argv[argc] = p;
-        p = strchr(p, ' ');
-        if (p)
-            *p++ = '\0';
-    }
-    assert_int_equal(store_cmd_argv(st, &r, argc, argv, NULL), SCB_OK);
-    return r;
-}
+/* Runs one command; its arguments as hiredis formats them. */
+#define CMD(st, r, ...)                                                 \
+    do {                                                                \
+        (r) = NULL;                                                     \
+        assert_int_equal(store_cmd((st), &(r), __VA_ARGS__), SCB_OK);   \
+    } while (0)
 
 /* Deletes every key of this test's prefix. */
 static void wipe(struct store *st)
 {
-    redisReply *r = cmd(st, "KEYS rt:*");
+    redisReply *r, *d;
 
-    redisReply *d = NULL;
-
-    /* store_cmd() keeps each %s one argument: keys may hold spaces. */
+    CMD(st, r, "KEYS rt:*");
     for (size_t i = 0; i < r->elements; i++) {
-        assert_int_equal(store_cmd(st, &d, "DEL %s", r->element[i]->str),
-                         SCB_OK);
+        CMD(st, d, "DEL %s", r->element[i]->str);
         freeReplyObject(d);
     }
     freeReplyObject(r);
@@ -97,9 +75,17 @@ static void wipe(struct store *st)
 static int setup(void **state)
 {
     struct fixture *fx = mem_calloc(1, sizeof(*fx));
+    char *url = getenv("SCB_TEST_REDIS_URL");
+    struct buf problems;
 
     log_init(LOG_ERROR, 1);
-    test_config(&fx->cfg);
+    if (!url)
+        fail_msg("SCB_TEST_REDIS_URL is not set (scripts/run-tests.sh "
+                 "sets it)");
+    buf_init(&problems, 4096);
+    if (config_load(&fx->cfg, test_getenv, url, &problems) != SCB_OK)
+        fail_msg("config: %s", problems.data ? problems.data : "?");
+    buf_release(&problems);
     fx->st = store_new(&fx->cfg);
     wipe(fx->st);
     *state = fx;
@@ -112,6 +98,7 @@ static int teardown(void **state)
 
     wipe(fx->st);
     store_free(fx->st);
+    config_release(&fx->cfg);
     mem_free(fx);
     metrics_reset();
     return 0;
@@ -227,9 +214,9 @@ static void test_reserve__adding_twice_changes_nothing(void **state)
     order(&o, 101, 1, "A", 3);
     order(&more, 101, 1, "A", 9);
     assert_int_equal(reserve_add(fx->st, 101, &o), SCB_OK);
-    first = cmd(fx->st, "HGET " P "reserve:sku:A 101");
+    CMD(fx->st, first, "HGET " P "reserve:sku:A 101");
     assert_int_equal(reserve_add(fx->st, 101, &more), SCB_OK);
-    again = cmd(fx->st, "HGET " P "reserve:sku:A 101");
+    CMD(fx->st, again, "HGET " P "reserve:sku:A 101");
     assert_int_equal(first->type, REDIS_REPLY_STRING);
     assert_string_equal(first->str, again->str);
     assert_int_equal(qty(fx, "A"), 3);
@@ -304,7 +291,7 @@ static void test_reserve__removed_order_is_never_reserved_again(void **state)
     assert_int_equal(reserve_add(fx->st, 103, &c), SCB_OK);
     assert_int_equal(qty(fx, "A"), 0);
     assert_int_equal(take_syncs(fx, pnos, 8), 0);
-    ttl = cmd(fx->st, "TTL " P "reserve:order:101");
+    CMD(fx->st, ttl, "TTL " P "reserve:order:101");
     assert_true(ttl->integer > 0 && ttl->integer <= RESERVE_CLOSED_TTL_S);
     freeReplyObject(ttl);
     order_free(&a);
@@ -321,7 +308,7 @@ static void test_reserve__as_of_leaves_out_later_reservations(void **state)
 
     order(&a, 101, 1, "A", 3);
     assert_int_equal(reserve_add(fx->st, 101, &a), SCB_OK);
-    v = cmd(fx->st, "HGET " P "reserve:order:101 at");
+    CMD(fx->st, v, "HGET " P "reserve:order:101 at");
     assert_int_equal(v->type, REDIS_REPLY_STRING);
     at = strtoll(v->str, NULL, 10);
     freeReplyObject(v);
@@ -363,7 +350,7 @@ static void test_reserve__bad_arguments_are_refused(void **state)
     assert_int_equal(reserve_add(fx->st, 0, &a), SCB_EINVAL);
     assert_int_equal(reserve_remove(fx->st, 102, &a), SCB_EINVAL);
     assert_int_equal(reserve_remove(fx->st, -1, NULL), SCB_EINVAL);
-    r = cmd(fx->st, "KEYS rt:*");
+    CMD(fx->st, r, "KEYS rt:*");
     assert_int_equal(r->elements, 0);
     freeReplyObject(r);
     order_free(&a);
