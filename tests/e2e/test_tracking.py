@@ -244,6 +244,8 @@ def _many_orders(count, kills):
     # the kill must land between recording the note and sending it.
     unsure = [oid for oid in ids if _unsure_numbers(s, oid)]
     assert len(unsure) <= kills, unsure
+    for oid in unsure:
+        print("UNSURE", oid, _unsure_numbers(s, oid), _note_numbers(s.sc.order(oid)), [ (h["at"], h["event"], h["detail"][:60]) for h in s.history(oid)])
     # The run did meet what it is named for.
     attempts = s.ddi.callbacks()["attempts"]
     assert any(a["dropped"] for a in attempts)

@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "check.h"
 #include "jsonio.h"
 #include "mem.h"
 #include "order_snap.h"
@@ -95,42 +96,17 @@ static void test_order_snap__allocation_failures_leak_nothing(void **state)
     sc_order_release(&a);
 }
 
-struct fixture {
-    struct config cfg;
-    struct store *st;
-};
+#define fixture check_redis
 
 static int redis_setup(void **state)
 {
-    const char *url = getenv("SCB_TEST_REDIS_URL");
-    struct fixture *f = calloc(1, sizeof(*f));
-    redisReply *r = NULL;
-
-    if (!url || !f ||
-        sscanf(url, "redis://%255[^:]:%d/%d", f->cfg.redis_host,
-               &f->cfg.redis_port, &f->cfg.redis_db) != 3) {
-        fprintf(stderr, "SCB_TEST_REDIS_URL is not set\n");
-        free(f);
-        return -1;
-    }
-    snprintf(f->cfg.redis_prefix, sizeof(f->cfg.redis_prefix), "t-snap:");
-    f->st = store_new(&f->cfg);
-    if (!f->st || store_cmd(f->st, &r, "FLUSHDB") != SCB_OK) {
-        store_free(f->st);
-        free(f);
-        return -1;
-    }
-    freeReplyObject(r);
-    *state = f;
-    return 0;
+    *state = check_redis_new("t-snap:");
+    return *state ? 0 : -1;
 }
 
 static int redis_teardown(void **state)
 {
-    struct fixture *f = *state;
-
-    store_free(f->st);
-    free(f);
+    check_redis_free(*state);
     return 0;
 }
 

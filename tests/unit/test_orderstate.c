@@ -9,48 +9,25 @@
 
 #include <cmocka.h>
 
+#include "check.h"
 #include "orderstate.h"
 
-struct fixture {
-    struct config cfg;
-    struct store *st;
-};
+#define fixture check_redis
 
 static int setup(void **state)
 {
-    const char *url = getenv("SCB_TEST_REDIS_URL");
-    struct fixture *f = calloc(1, sizeof(*f));
-    redisReply *r = NULL;
+    struct check_redis *f = check_redis_new("t-os:");
 
-    if (!url || !f) {
-        fprintf(stderr, "SCB_TEST_REDIS_URL is not set\n");
-        free(f);
+    if (!f)
         return -1;
-    }
-    if (sscanf(url, "redis://%255[^:]:%d/%d", f->cfg.redis_host,
-               &f->cfg.redis_port, &f->cfg.redis_db) != 3) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->cfg.redis_prefix, sizeof(f->cfg.redis_prefix), "t-os:");
     f->cfg.order_retention_s = 3600;
-    f->st = store_new(&f->cfg);
-    if (!f->st || store_cmd(f->st, &r, "FLUSHDB") != SCB_OK) {
-        store_free(f->st);
-        free(f);
-        return -1;
-    }
-    freeReplyObject(r);
     *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fixture *f = *state;
-
-    store_free(f->st);
-    free(f);
+    check_redis_free(*state);
     return 0;
 }
 

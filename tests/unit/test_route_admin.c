@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "check.h"
+
 #include "mem.h"
 #include "orderstate.h"
 #include "route_admin.h"
@@ -233,47 +235,22 @@ static void test_route_admin__dead_letter_without_order_names_none(
 
 /* ---- the overdue count, against the suite's Redis ---- */
 
-struct fixture {
-    struct config cfg;
-    struct store *st;
-};
+#define fixture check_redis
 
 static int redis_setup(void **state)
 {
-    const char *url = getenv("SCB_TEST_REDIS_URL");
-    struct fixture *f = calloc(1, sizeof(*f));
-    redisReply *r = NULL;
+    struct check_redis *f = check_redis_new("t-ra:");
 
-    if (!url || !f) {
-        fprintf(stderr, "SCB_TEST_REDIS_URL is not set\n");
-        free(f);
+    if (!f)
         return -1;
-    }
-    if (sscanf(url, "redis://%255[^:]:%d/%d", f->cfg.redis_host,
-               &f->cfg.redis_port, &f->cfg.redis_db) != 3) {
-        free(f);
-        return -1;
-    }
-    snprintf(f->cfg.redis_prefix, sizeof(f->cfg.redis_prefix), "t-ra:");
-    f->cfg.order_retention_s = 30 * 24 * 3600;
     f->cfg.awaiting_payment_max_age_s = 48 * 3600;
-    f->st = store_new(&f->cfg);
-    if (!f->st || store_cmd(f->st, &r, "FLUSHDB") != SCB_OK) {
-        store_free(f->st);
-        free(f);
-        return -1;
-    }
-    freeReplyObject(r);
     *state = f;
     return 0;
 }
 
 static int redis_teardown(void **state)
 {
-    struct fixture *f = *state;
-
-    store_free(f->st);
-    free(f);
+    check_redis_free(*state);
     return 0;
 }
 
