@@ -18,6 +18,14 @@
  *   3. item_map_plan(): the writes, sent in this order: create,
  *      inventory, basic info, custom columns (quantities before the other
  *      fields, operations.md "Budget headroom"); then store the record.
+ *
+ * A synced field that Sellercloud would refuse (a bad UPC, a name over
+ * 250 characters, a bad price...) is left out alone: the stock and the
+ * other fields of an existing product are still written, so a SKU never
+ * stops updating its quantity over one bad field, and the plan says
+ * why (item_map_plan.invalid) for the caller to record as the item's
+ * error. A missing product is created only when every field the create
+ * carries (name, UPC, price) is good.
  */
 #ifndef SCB_ITEM_MAP_H
 #define SCB_ITEM_MAP_H
@@ -73,6 +81,7 @@ struct item_map_plan {
     struct sc_basic_info basic_info;
     struct sc_custom_column columns[2]; /* sc_product_custom_columns() */
     size_t n_columns;               /* 0: no custom column call */
+    bool invalid;                   /* a bad field was left out: 'why' */
     char *record; /* owned: the new record; NULL for ITEM_MAP_NO_PRODUCT */
 };
 
@@ -82,10 +91,15 @@ enum item_map_skip item_map_filter(const struct config *cfg,
 
 /*
  * Builds the writes for one item. On SCB_OK *out is filled; release it
- * with item_map_plan_release(). SCB_EINVAL when the item cannot be
- * written (a synced field that Sellercloud would refuse, a missing or
- * bad price or quantity, no product type for a create): 'why' then holds
- * a one-line reason for this item alone ("UPC 123: ..."). SCB_ENOMEM.
+ * with item_map_plan_release(). A synced field that cannot be written (a
+ * value Sellercloud would refuse, a missing or bad price or quantity) is
+ * left out of the writes and of the record, which keeps the value last
+ * written for it: out->invalid is then set and 'why' holds a one-line
+ * reason naming each such field ("upc 123: ...; price: missing").
+ * SCB_EINVAL when nothing can be written: the product is missing and
+ * cannot be created (a bad name, UPC or price, which the create carries,
+ * or no product type), or the record is not one to write; 'why' says
+ * why. 'why' (whylen > 0) is always a string. SCB_ENOMEM.
  */
 enum scb_err item_map_plan(const struct config *cfg,
                            const struct item_map_input *in,

@@ -5,16 +5,9 @@
  * products and physical stock in SCBRIDGE_SC_WAREHOUSE_ID.
  *
  * DDI has no single-item call, so the only way to read an item is the
- * changed-items list from the poll's cursor. Hence:
- *   poll.items  reads GET /v1/items from the stored cursor (first run: no
- *               cursor, no since: a full sync), 200 a page, while more;
- *               passes over other warehouses; stores each record of the
- *               warehouse it has not seen in this version and writes it
- *               to Sellercloud at once, in the job. The cursor moves past
- *               a page once every record on it is written, found
- *               unchanged, passed over (not web, another warehouse) or
- *               recorded as an item error. One run takes at most about a
- *               minute, then hands on to a new job.
+ * changed-items list from the poll's cursor. Hence two jobs:
+ *   poll.items  reads the changed items from the cursor and writes each
+ *               record of the warehouse at once (item_poll.h).
  *   item.sync   one product number, payload {"v":1,"product_no":"..",
  *               "source":".."}, key "item:<product_no>" (the format of
  *               POST /webhooks/ddi/items). Source "webhook": DDI says the
@@ -23,22 +16,24 @@
  *               Other sources ("reserve": its reservation changed,
  *               "recheck"): the item is written again from the stored
  *               record; without one, a poll is asked for.
- * Writes per item, in this order: catalog read (only when the product is
- * not known to exist), create, physical stock, basic info, custom
- * columns. When the budget runs out between them (SCB_EWAIT) the steps
- * done are stored and the job waits; the next run does only the rest.
- * The "last written" record is stored once every write succeeded, so an
- * item whose synced fields and stock did not change costs no call.
+ * Both write one item the same way (item_sync.h): catalog read (only
+ * when the product is not known to exist), create, physical stock, basic
+ * info, custom columns. The "last written" record is stored once every
+ * write succeeded, so an item whose synced fields and stock did not
+ * change costs no call.
  *
- * Item errors (a record Sellercloud would refuse: bad UPC, over-long
- * description, bad price, no product type for a create; or a write that
+ * Item errors (a field Sellercloud would refuse: bad UPC, over-long
+ * description, bad price; no product type for a create; or a write that
  * Sellercloud refused) are recorded for that item alone and never held
  * against the others: the job ends DONE, the item's hash and
  * "items:errors" hold the reason ("ITEM_INVALID: ...", "SC_REJECTED:
  * ...", "SC_FAILED: ..."), a warn line is logged and
- * scbridge_item_errors_total{reason} counts it. Retrying cannot fix such
- * an item: the fix is made in DDI, the changed record comes back through
- * the poll and its sync clears the error.
+ * scbridge_item_errors_total{reason} counts it. A bad field is left out
+ * alone: an existing product still gets its stock and its other fields
+ * written, so its quantity never waits for the fix (item_map.h); a
+ * missing product whose create cannot be made gets no write. Retrying
+ * cannot fix such an item: the fix is made in DDI, the changed record
+ * comes back through the poll and its sync clears the error.
  *
  * Keys (under store_prefix()):
  *   item:<product_no>    hash: ddi (the record, JSON), read_at (Redis ms
@@ -47,7 +42,8 @@
  *                        exists), pend + done (an interrupted write: its
  *                        target record and the steps sent), status
  *                        (written, unchanged, not_web, no_product,
- *                        error), error, tries, synced_at (Unix ms)
+ *                        error), error, tries, synced_at (Unix ms), fp
+ *                        (the settings the record was handled under)
  *   items:errors         hash: product_no -> reason of its item error
  *   items:hints          zset: product_no -> Unix ms of a webhook hint
  *                        that no poll has matched yet
@@ -70,6 +66,7 @@
 #define SCB_JOB_ITEMS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "jobs.h"
@@ -88,6 +85,9 @@ enum scb_err job_items_register(struct jobs *j, struct worker_pool *wp);
  */
 enum scb_err job_items_enqueue_poll(struct store *st);
 
+/* The same, for a job that may run from 'run_at_ms' (Unix ms; 0: now). */
+enum scb_err job_items_enqueue_poll_at(struct store *st, int64_t run_at_ms);
+
 /* The same as a sched_enqueue_fn (scheduler.h); 'ctx' is unused. */
 enum scb_err job_items_sched_enqueue(struct store *st, void *ctx);
 
@@ -95,14 +95,15 @@ enum scb_err job_items_sched_enqueue(struct store *st, void *ctx);
  * Enqueues item.sync for 'n' product numbers (borrowed) with 'source'
  * ("reserve", "recheck", "webhook"), in batches of QUEUE_BATCH_MAX, each
  * coalesced with a waiting job of its product. Numbers that are empty or
- * longer than DDI_PRODUCT_NO_MAX (no DDI item has one) are skipped.
+ * longer than DDI_PRODUCT_NO_MAX (no DDI item has one) are skipped. A
+ * "reserve" job waits ITEMS_RESERVE_DEBOUNCE_MS (5 s) before it runs, so
+ * that a burst of reservation changes folds into one stock write.
  */
 enum scb_err job_items_enqueue_sync(struct store *st,
                                     const char *const *pnos, size_t n,
                                     const char *source);
 
-/* The handlers; 'ctx' is the struct jobs. */
+/* The item.sync handler; 'ctx' is the struct jobs. */
 enum queue_outcome job_items_sync_run(struct queue_job *job, void *ctx);
-enum queue_outcome job_items_poll_run(struct queue_job *job, void *ctx);
 
 #endif

@@ -120,7 +120,7 @@ def main():
           % (SC_MS, DDI_MS))
     print("  p50 %d ms, p99 %d ms, max %d ms" % (pct(lat, 50), pct(lat, 99),
                                                  lat[-1]))
-    print("  command: %s (BUILD_DIR=%s, BENCH_ORDERS=%d, BENCH_RATE=%g, "
+    print("  command: %s (binaries in %s, BENCH_ORDERS=%d, BENCH_RATE=%g, "
           "BENCH_SC_LATENCY_MS=%d, BENCH_DDI_LATENCY_MS=%d)"
           % (sys.argv[1], os.environ["SCB_BUILD_DIR"], N, RATE, SC_MS,
              DDI_MS))

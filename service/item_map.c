@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* DDI item -> the Sellercloud product writes it calls for; pure. */
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,12 +47,20 @@ static const struct item_field item_fields[] = {
 
 #define ITEM_NFIELDS (sizeof(item_fields) / sizeof(item_fields[0]))
 
+/* Fields the create call carries: bad, they keep a product uncreated. */
+#define ITEM_CREATE_FIELDS (SYNC_NAME | SYNC_UPC | SYNC_PRICE)
+
 /* State while one plan is built. */
 struct item_build {
     const struct config *cfg;
     const struct ddi_item *item;
     const cJSON *last;  /* the stored record, or NULL */
     bool creating;
+    unsigned bad;       /* synced fields left out (enum config_sync_field) */
+    int64_t price;      /* cents, when SYNC_PRICE and not bad */
+    int64_t qty;        /* P, when SYNC_QTY and not bad */
+    char *why;          /* the reasons of the fields left out */
+    size_t whylen;
     cJSON *record;
     struct item_map_plan plan;
 };
@@ -120,78 +129,91 @@ static size_t item_utf8_chars(const char *s)
     return n;
 }
 
-static enum scb_err item_check_texts(const struct config *cfg,
-                                     const struct ddi_item *item,
-                                     char *why, size_t whylen)
-{
-    const char *name = item->description;
-    const char *ld = item->web_description;
-    const char *upc = item->upc;
+/*
+ * Records that synced field 'bit' cannot be written: its write is left
+ * out and its reason joins the others in b->why ("a; b").
+ */
+static void item_bad(struct item_build *b, unsigned bit, const char *fmt,
+                     ...) __attribute__((format(printf, 3, 4)));
 
-    if ((cfg->sync_fields & SYNC_NAME) && name &&
-        item_utf8_chars(name) > ITEM_MAP_NAME_MAX_CHARS) {
-        snprintf(why, whylen, "description: longer than %d characters",
+static void item_bad(struct item_build *b, unsigned bit, const char *fmt,
+                     ...)
+{
+    size_t len = strnlen(b->why, b->whylen);
+    va_list ap;
+
+    b->bad |= bit;
+    if (len > 0 && len + 3 >= b->whylen)
+        return; /* full: the first reasons are the ones kept */
+    if (len > 0) {
+        memcpy(b->why + len, "; ", 3);
+        len += 2;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->why + len, b->whylen - len, fmt, ap);
+    va_end(ap);
+}
+
+static void item_check_texts(struct item_build *b)
+{
+    unsigned fields = b->cfg->sync_fields;
+    const char *name = b->item->description;
+    const char *ld = b->item->web_description;
+    const char *upc = b->item->upc;
+
+    if ((fields & SYNC_NAME) && name &&
+        item_utf8_chars(name) > ITEM_MAP_NAME_MAX_CHARS)
+        item_bad(b, SYNC_NAME, "description: longer than %d characters",
                  ITEM_MAP_NAME_MAX_CHARS);
-        return SCB_EINVAL;
-    }
-    if ((cfg->sync_fields & SYNC_LONG_DESCRIPTION) && ld &&
-        strlen(ld) > ITEM_MAP_LONG_DESC_MAX_BYTES) {
-        snprintf(why, whylen, "web_description: longer than %d bytes",
+    if ((fields & SYNC_LONG_DESCRIPTION) && ld &&
+        strlen(ld) > ITEM_MAP_LONG_DESC_MAX_BYTES)
+        item_bad(b, SYNC_LONG_DESCRIPTION,
+                 "web_description: longer than %d bytes",
                  ITEM_MAP_LONG_DESC_MAX_BYTES);
-        return SCB_EINVAL;
-    }
-    if ((cfg->sync_fields & SYNC_UPC) && upc && *upc &&
-        !item_map_upc_valid(upc)) {
-        snprintf(why, whylen,
+    if ((fields & SYNC_UPC) && upc && *upc && !item_map_upc_valid(upc))
+        item_bad(b, SYNC_UPC,
                  "upc %.20s: not 12 to 14 digits with a GS1 check digit",
                  upc);
-        return SCB_EINVAL;
-    }
-    return SCB_OK;
 }
 
-static enum scb_err item_price(const struct ddi_item *item,
-                               int64_t *out_cents, char *why,
-                               size_t whylen)
+static void item_check_price(struct item_build *b)
 {
-    int64_t cents;
+    const char *price = b->item->price;
 
-    if (!item->price) {
-        snprintf(why, whylen, "price: missing");
-        return SCB_EINVAL;
-    }
-    if (money_parse(item->price, &cents) || cents < 0) {
-        snprintf(why, whylen, "price %.24s: not an amount of 0 or more",
-                 item->price);
-        return SCB_EINVAL;
-    }
-    *out_cents = cents;
-    return SCB_OK;
+    if (!price)
+        item_bad(b, SYNC_PRICE, "price: missing");
+    else if (money_parse(price, &b->price) || b->price < 0)
+        item_bad(b, SYNC_PRICE, "price %.24s: not an amount of 0 or more",
+                 price);
 }
 
-static enum scb_err item_qty(const struct item_map_input *in,
-                             int64_t buffer, int64_t *out_qty, char *why,
-                             size_t whylen)
+static void item_check_qty(struct item_build *b, int64_t reserved)
 {
-    int64_t p;
+    const struct ddi_item *item = b->item;
 
-    if (!in->item->has_available_qty) {
-        snprintf(why, whylen, "available_qty: missing");
-        return SCB_EINVAL;
+    if (!item->has_available_qty) {
+        item_bad(b, SYNC_QTY, "available_qty: missing");
+        return;
     }
-    if (in->reserved_qty < 0) {
-        snprintf(why, whylen, "reserved quantity is negative");
-        return SCB_EINVAL;
+    if (reserved < 0) {
+        item_bad(b, SYNC_QTY, "reserved quantity is negative");
+        return;
     }
-    p = item_map_physical_qty(in->item->available_qty, in->reserved_qty,
-                              buffer);
-    if (p > ITEM_QTY_MAX) {
-        snprintf(why, whylen, "physical quantity %lld: too large",
-                 (long long)p);
-        return SCB_EINVAL;
-    }
-    *out_qty = p;
-    return SCB_OK;
+    b->qty = item_map_physical_qty(item->available_qty, reserved,
+                                   b->cfg->stock_buffer);
+    if (b->qty > ITEM_QTY_MAX)
+        item_bad(b, SYNC_QTY, "physical quantity %lld: too large",
+                 (long long)b->qty);
+}
+
+/* Finds every synced field that Sellercloud would refuse (b->bad). */
+static void item_validate(struct item_build *b, int64_t reserved)
+{
+    item_check_texts(b);
+    if (b->cfg->sync_fields & SYNC_PRICE)
+        item_check_price(b);
+    if (b->cfg->sync_fields & SYNC_QTY)
+        item_check_qty(b, reserved);
 }
 
 static void item_digest(const char *s, char out[ITEM_DIGEST_HEX])
@@ -255,6 +277,29 @@ static void item_send_text(struct item_build *b, const struct item_field *f,
     }
 }
 
+/*
+ * A field left out keeps in the new record the value last written, as
+ * Sellercloud still holds it; a fixed value that equals it costs no
+ * write.
+ */
+static enum scb_err item_keep_last(struct item_build *b, const char *key)
+{
+    const cJSON *old;
+    cJSON *copy;
+
+    old = b->last ? cJSON_GetObjectItemCaseSensitive(b->last, key) : NULL;
+    if (!old)
+        return SCB_OK;
+    copy = cJSON_Duplicate(old, 0);
+    if (!copy)
+        return SCB_ENOMEM;
+    if (!cJSON_AddItemToObject(b->record, key, copy)) {
+        cJSON_Delete(copy);
+        return SCB_ENOMEM;
+    }
+    return SCB_OK;
+}
+
 static enum scb_err item_texts(struct item_build *b)
 {
     char digest[ITEM_DIGEST_HEX];
@@ -265,6 +310,11 @@ static enum scb_err item_texts(struct item_build *b)
 
         if (!(b->cfg->sync_fields & f->bit) || !value)
             continue;
+        if (b->bad & f->bit) {
+            if (item_keep_last(b, f->key))
+                return SCB_ENOMEM;
+            continue;
+        }
         item_digest(value, digest);
         if (!cJSON_AddStringToObject(b->record, f->key, digest))
             return SCB_ENOMEM;
@@ -274,31 +324,35 @@ static enum scb_err item_texts(struct item_build *b)
     return SCB_OK;
 }
 
-static enum scb_err item_add_price(struct item_build *b, int64_t cents)
+static enum scb_err item_add_price(struct item_build *b)
 {
     char text[MONEY_STR_MAX];
 
-    money_format(cents, text);
+    if (b->bad & SYNC_PRICE)
+        return item_keep_last(b, "price");
+    money_format(b->price, text);
     if (!cJSON_AddStringToObject(b->record, "price", text))
         return SCB_ENOMEM;
     if (b->creating) {
         b->plan.product.has_price = true; /* DefaultPrice */
-        b->plan.product.price_cents = cents;
+        b->plan.product.price_cents = b->price;
     } else if (item_changed_str(b, "price", text)) {
         b->plan.basic_info.has_price = true; /* SitePrice */
-        b->plan.basic_info.price_cents = cents;
+        b->plan.basic_info.price_cents = b->price;
         b->plan.basic = true;
     }
     return SCB_OK;
 }
 
-static enum scb_err item_add_qty(struct item_build *b, int64_t qty)
+static enum scb_err item_add_qty(struct item_build *b)
 {
-    if (!cJSON_AddNumberToObject(b->record, "qty", (double)qty))
+    if (b->bad & SYNC_QTY)
+        return item_keep_last(b, "qty");
+    if (!cJSON_AddNumberToObject(b->record, "qty", (double)b->qty))
         return SCB_ENOMEM;
-    if (b->creating || item_changed_int(b, "qty", qty)) {
+    if (b->creating || item_changed_int(b, "qty", b->qty)) {
         b->plan.set_qty = true;
-        b->plan.qty = qty;
+        b->plan.qty = b->qty;
         b->plan.warehouse_id = b->cfg->sc_warehouse_id;
     }
     return SCB_OK;
@@ -331,22 +385,6 @@ static void item_create(struct item_build *b, const char *type)
         p->upc = item->upc;
 }
 
-/* Checks everything that can make this item unwritable. */
-static enum scb_err item_validate(const struct config *cfg,
-                                  const struct item_map_input *in,
-                                  int64_t *out_price, int64_t *out_qty,
-                                  char *why, size_t whylen)
-{
-    enum scb_err err;
-
-    err = item_check_texts(cfg, in->item, why, whylen);
-    if (!err && (cfg->sync_fields & SYNC_PRICE))
-        err = item_price(in->item, out_price, why, whylen);
-    if (!err && (cfg->sync_fields & SYNC_QTY))
-        err = item_qty(in, cfg->stock_buffer, out_qty, why, whylen);
-    return err;
-}
-
 static enum scb_err item_last_parse(const struct item_map_input *in,
                                     cJSON **out_last)
 {
@@ -370,8 +408,7 @@ static enum scb_err item_last_parse(const struct item_map_input *in,
     return SCB_OK;
 }
 
-static enum scb_err item_build_all(struct item_build *b, int64_t price,
-                                   int64_t qty)
+static enum scb_err item_build_all(struct item_build *b)
 {
     unsigned fields = b->cfg->sync_fields;
     enum scb_err err;
@@ -382,9 +419,9 @@ static enum scb_err item_build_all(struct item_build *b, int64_t price,
         return SCB_ENOMEM;
     err = item_texts(b);
     if (!err && (fields & SYNC_PRICE))
-        err = item_add_price(b, price);
+        err = item_add_price(b);
     if (!err && (fields & SYNC_QTY))
-        err = item_add_qty(b, qty);
+        err = item_add_qty(b);
     if (err)
         return err;
     b->plan.record = cJSON_PrintUnformatted(b->record);
@@ -394,22 +431,27 @@ static enum scb_err item_build_all(struct item_build *b, int64_t price,
                        b->plan.basic || b->plan.n_columns)
                           ? ITEM_MAP_WRITE
                           : ITEM_MAP_UNCHANGED;
+    b->plan.invalid = b->bad != 0;
     return SCB_OK;
 }
 
-/* For a missing product: the create call, once its type is known. */
+/*
+ * For a missing product: the create call, once its type is known and
+ * every field it carries is good. SCB_EINVAL: nothing can be written.
+ */
 static enum scb_err item_start(struct item_build *b,
-                               const struct item_map_input *in, char *why,
-                               size_t whylen)
+                               const struct item_map_input *in)
 {
     const char *type;
 
     if (in->exists)
         return SCB_OK;
+    if (b->bad & ITEM_CREATE_FIELDS)
+        return SCB_EINVAL;
     type = item_product_type(b->cfg, in->item);
     if (!type || !*type) {
-        snprintf(why, whylen, "no product type: product_type is empty "
-                              "and SCBRIDGE_SC_DEFAULT_PRODUCT_TYPE unset");
+        item_bad(b, 0, "no product type: product_type is empty and "
+                       "SCBRIDGE_SC_DEFAULT_PRODUCT_TYPE unset");
         return SCB_EINVAL;
     }
     item_create(b, type);
@@ -421,11 +463,12 @@ enum scb_err item_map_plan(const struct config *cfg,
                            struct item_map_plan *out, char *why,
                            size_t whylen)
 {
-    struct item_build b = { .cfg = cfg, .item = in->item };
+    struct item_build b = { .cfg = cfg, .item = in->item, .why = why,
+                            .whylen = whylen };
     cJSON *last = NULL;
-    int64_t price = 0, qty = 0;
     enum scb_err err;
 
+    why[0] = '\0';
     if (!in->item->valid || item_map_filter(cfg, in->item)) {
         snprintf(why, whylen, "item record: not one to write");
         return SCB_EINVAL;
@@ -435,20 +478,15 @@ enum scb_err item_map_plan(const struct config *cfg,
         out->outcome = ITEM_MAP_NO_PRODUCT;
         return SCB_OK;
     }
-    err = item_validate(cfg, in, &price, &qty, why, whylen);
-    if (err)
-        return err;
+    item_validate(&b, in->reserved_qty);
     b.plan.basic_info.sku = in->item->product_no;
-    err = item_start(&b, in, why, whylen);
-    if (err)
-        goto out;
-    err = item_last_parse(in, &last);
-    if (err)
-        goto out;
+    err = item_start(&b, in);
+    if (!err)
+        err = item_last_parse(in, &last);
     b.last = last;
-    err = item_build_all(&b, price, qty);
+    if (!err)
+        err = item_build_all(&b);
 
-out:
     cJSON_Delete(last);
     cJSON_Delete(b.record);
     if (err)

@@ -68,20 +68,18 @@ static enum scb_err export_record(struct jobs *j, struct store *st,
                                   const char *key, const int64_t *marked,
                                   size_t n)
 {
-    struct orderstate_field f[1] = { { "exported", "1" } };
-    struct order_rec rec;
     redisReply *r = NULL;
     enum scb_err err = SCB_OK;
 
+    /*
+     * A history event and one field, never the state: another job may be
+     * moving the order on at this very moment.
+     */
     for (size_t i = 0; !err && i < n; i++) {
-        err = orderstate_get(st, marked[i], &rec);
+        err = orderstate_touch(st, marked[i], "exported", "1");
         if (!err)
-            err = orderstate_set(st, j->cfg, marked[i], rec.state,
-                                 rec.reason[0] ? rec.reason : NULL,
-                                 "exported", "marked exported in Sellercloud",
-                                 f, 1);
-        else if (err == SCB_ENOTFOUND)
-            err = SCB_OK;
+            err = orderstate_event(st, j->cfg, marked[i], "exported",
+                                   "marked exported in Sellercloud");
         if (!err)
             err = store_cmd(st, &r, "SREM %s %" PRId64, key, marked[i]);
         if (r)

@@ -1717,6 +1717,14 @@ static enum queue_outcome poll_all(struct poll_run *p)
         ddi_shipment_page_free(pg);
         pg = NULL;
     }
+    /* A long backlog: the next run starts at once, not at the interval. */
+    if (out == QUEUE_DONE && more) {
+        err = job_tracking_enqueue_poll(p->st, NULL);
+        if (err)
+            log_warn("poll", "shipment poll not continued",
+                     LOG_STR("job", queue_job_id(p->job)),
+                     LOG_STR("detail", scb_strerror(err)));
+    }
     return out;
 }
 
@@ -1742,15 +1750,16 @@ enum queue_outcome job_tracking_poll_run(struct queue_job *job, void *ctx)
     out = poll_all(&p);
     if (out == QUEUE_WAIT)
         return out; /* it runs on in a moment */
-    /* The report is for operators; a failed write loses only that. */
+    /*
+     * The report is for operators; a failed write loses only that. The
+     * scheduler turns last_ok_at into
+     * scbridge_poll_last_success_timestamp_seconds at each scrape.
+     */
     (void)sched_poll_report(p.st, JOB_TRACKING_POLL_ID, started,
                             out == QUEUE_DONE ? NULL
                                               : queue_job_error(job));
     if (out != QUEUE_DONE)
         return out;
-    metrics_set("scbridge_poll_last_success_timestamp_seconds",
-                "poll=\"shipments\",company=\"\",key=\"default\"",
-                (double)orderstate_now_ms() / 1000.0);
     log_info("poll", "shipment poll done", LOG_STR("job", queue_job_id(job)),
              LOG_INT("read", p.seen), LOG_INT("queued", p.total_queued),
              LOG_INT("found", p.total_found),

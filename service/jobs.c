@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "job_items.h"
+#include "job_tracking.h"
 #include "jobs.h"
 #include "log.h"
 #include "mem.h"
@@ -182,5 +183,7 @@ enum scb_err jobs_register(struct jobs *j, struct worker_pool *wp)
                                    j);
     if (!err)
         err = job_items_register(j, wp);
+    if (!err)
+        err = job_tracking_register(j, wp);
     return err;
 }

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "job_items.h"
+#include "job_tracking.h"
 #include "jobs.h"
 #include "log.h"
 #include "mem.h"
@@ -51,6 +52,23 @@ static void runtime_collect(void *ctx)
     store_pool_put(rt->app->pool, st);
 }
 
+/*
+ * Records the first start now rather than at the first job, so that a
+ * shipment confirmed before the first shipment poll is not before it.
+ * With Redis down, the jobs record it when they first can.
+ */
+static void runtime_first_start(struct runtime *rt)
+{
+    struct store *st = store_pool_get(rt->app->pool);
+
+    if (!st)
+        return;
+    if (jobs_start_time(rt->jobs, st) != SCB_OK)
+        log_warn("main", "cannot record the first start yet",
+                 LOG_STR("detail", store_errstr(st)));
+    store_pool_put(rt->app->pool, st);
+}
+
 static void runtime_free(struct runtime *rt)
 {
     if (!rt)
@@ -76,8 +94,13 @@ enum scb_err runtime_start(struct app *app)
         goto out;
     err = jobs_register(rt->jobs, rt->pool);
     if (!err)
+        err = sched_add(rt->sched, "shipments", app->cfg->poll_shipments_s,
+                        job_tracking_enqueue_poll, rt->jobs);
+    if (!err)
         err = sched_add(rt->sched, "items", app->cfg->poll_items_s,
                         job_items_sched_enqueue, NULL);
+    if (!err)
+        runtime_first_start(rt);
     if (!err)
         err = worker_pool_start(rt->pool);
     if (!err)

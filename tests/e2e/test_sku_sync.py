@@ -321,6 +321,45 @@ def test_bad_items_get_an_error_each_and_the_rest_go_through():
                   'reason="ITEM_INVALID"') == 4
 
 
+def test_bad_field_of_existing_product_still_gets_its_stock_written():
+    rig = Rig(workers=2)
+    rig.seed([item(1), item(2)])
+    rig.sync()
+    bad_upc = upc(777)[:-1] + str((int(upc(777)[-1]) + 1) % 10)
+
+    # DDI spoils the UPC as the stock moves: the stock and the name go,
+    # the UPC stays as it was, and the item's error names the field.
+    rig.seed([item(1, upc=bad_upc, available_qty=33,
+                   description="Item 1 v2")])
+    before = rig.calls()
+    rig.sync()
+    d = delta(rig.calls(), before)
+    assert d == {EP_CATALOG: 0, EP_CREATE: 0, EP_QTY: 1, EP_BASIC: 1,
+                 EP_COLUMNS: 0}, d
+    p = rig.sc.product("SKU-00001")
+    assert p["Warehouses"] == {"1": 33}
+    assert p["ProductName"] == "Item 1 v2" and p["UPC"] == upc(10001)
+    h = rig.item_hash("SKU-00001")
+    assert h["status"] == "error", h
+    assert h["error"].startswith("ITEM_INVALID: upc " + bad_upc), h
+    assert rig.redis.cmd("HGET", P + "items:errors", "SKU-00001") == \
+        h["error"]
+    print("bad UPC, stock 33: %d Sellercloud calls; error %r"
+          % (sum(d.values()), h["error"]))
+
+    # Fixed in DDI: only the UPC is written, and the error goes.
+    rig.seed([item(1, available_qty=33, description="Item 1 v2",
+                   upc=upc(4242))])
+    before = rig.calls()
+    rig.sync()
+    d = delta(rig.calls(), before)
+    assert d == {EP_CATALOG: 0, EP_CREATE: 0, EP_QTY: 0, EP_BASIC: 1,
+                 EP_COLUMNS: 0}, d
+    assert rig.sc.product("SKU-00001")["UPC"] == upc(4242)
+    assert rig.item_hash("SKU-00001")["status"] == "written"
+    assert rig.redis.cmd("HEXISTS", P + "items:errors", "SKU-00001") == 0
+
+
 def test_writes_cut_by_the_rate_limit_resume_without_repeating():
     # Four calls a window: token, catalog, create, stock; the basic info
     # gets Sellercloud's 429, so the item waits with two steps done.

@@ -238,6 +238,8 @@ static void test_item_map__first_write_of_existing_product(void **state)
     assert_true(f->plan.set_qty);
     assert_int_equal(f->plan.qty, 140);
     assert_int_equal(f->plan.n_columns, 2);
+    assert_false(f->plan.invalid);
+    assert_string_equal(f->why, "");
 }
 
 static void test_item_map__unchanged_item_costs_no_writes(void **state)
@@ -397,25 +399,92 @@ static void test_item_map__upc_check_digit(void **state)
     assert_false(item_map_upc_valid(""));
 }
 
-static void test_item_map__bad_upc_is_item_error(void **state)
+static void test_item_map__bad_upc_is_left_out_and_stock_written(
+    void **state)
 {
     struct fixture *f = *state;
 
     f->item.upc = "012345678904";
-    assert_int_equal(plan(f), SCB_EINVAL);
+    assert_int_equal(plan(f), SCB_OK);
+    assert_int_equal(f->plan.outcome, ITEM_MAP_WRITE);
+    assert_true(f->plan.invalid);
     assert_non_null(strstr(f->why, "upc 012345678904"));
-    assert_null(f->plan.record);
+    assert_true(f->plan.set_qty);
+    assert_int_equal(f->plan.qty, 140);
+    assert_true(f->plan.basic);
+    assert_null(f->plan.basic_info.upc);
+    assert_string_equal(f->plan.basic_info.name, "Widget, blue");
+    assert_true(f->plan.basic_info.has_price);
+    assert_int_equal(f->plan.n_columns, 2);
+    assert_null(strstr(f->plan.record, "upc"));
 
     /* An empty UPC clears it; not synced, it is not checked. */
     f->item.upc = "";
     assert_int_equal(plan(f), SCB_OK);
+    assert_false(f->plan.invalid);
     assert_string_equal(f->plan.basic_info.upc, "");
     f->item.upc = "12";
     f->cfg.sync_fields &= ~(unsigned)SYNC_UPC;
     assert_int_equal(plan(f), SCB_OK);
+    assert_false(f->plan.invalid);
 }
 
-static void test_item_map__name_over_250_chars_is_item_error(void **state)
+static void test_item_map__bad_upc_keeps_the_upc_last_written(void **state)
+{
+    struct fixture *f = *state;
+    char *rec = NULL;
+
+    plan_twice(f, &rec);
+    f->item.upc = "012345678904";
+    f->item.available_qty = 90;
+    assert_int_equal(plan(f), SCB_OK);
+    assert_true(f->plan.invalid);
+    assert_true(f->plan.set_qty);
+    assert_int_equal(f->plan.qty, 90);
+    assert_false(f->plan.basic);
+    free(rec);
+
+    /* Sellercloud still holds the old UPC: fixed back, nothing to send. */
+    rec = strdup(f->plan.record);
+    assert_non_null(rec);
+    f->in.last_written = rec;
+    f->item.upc = "012345678905";
+    assert_int_equal(plan(f), SCB_OK);
+    assert_int_equal(f->plan.outcome, ITEM_MAP_UNCHANGED);
+    assert_false(f->plan.invalid);
+    free(rec);
+}
+
+static void test_item_map__bad_field_of_unchanged_item_is_still_reported(
+    void **state)
+{
+    struct fixture *f = *state;
+    char *rec = NULL;
+
+    f->item.upc = "012345678904";
+    plan_twice(f, &rec);
+    assert_int_equal(plan(f), SCB_OK);
+    assert_int_equal(f->plan.outcome, ITEM_MAP_UNCHANGED);
+    assert_true(f->plan.invalid);
+    assert_non_null(strstr(f->why, "upc 012345678904"));
+    free(rec);
+}
+
+static void test_item_map__bad_upc_keeps_missing_product_uncreated(
+    void **state)
+{
+    struct fixture *f = *state;
+
+    f->in.exists = false;
+    f->item.upc = "012345678904";
+    assert_int_equal(plan(f), SCB_EINVAL);
+    assert_non_null(strstr(f->why, "upc 012345678904"));
+    assert_false(f->plan.create);
+    assert_false(f->plan.set_qty);
+    assert_null(f->plan.record);
+}
+
+static void test_item_map__name_over_250_chars_is_left_out(void **state)
 {
     struct fixture *f = *state;
     char name[600];
@@ -424,11 +493,17 @@ static void test_item_map__name_over_250_chars_is_item_error(void **state)
     name[250] = '\0';
     f->item.description = name;
     assert_int_equal(plan(f), SCB_OK);
+    assert_false(f->plan.invalid);
 
     name[250] = 'x';
     name[251] = '\0';
-    assert_int_equal(plan(f), SCB_EINVAL);
-    assert_non_null(strstr(f->why, "250 characters"));
+    assert_int_equal(plan(f), SCB_OK);
+    assert_true(f->plan.invalid);
+    assert_non_null(strstr(f->why, "description: longer than 250 "
+                                   "characters"));
+    assert_null(f->plan.basic_info.name);
+    assert_true(f->plan.set_qty);
+    assert_string_equal(f->plan.basic_info.upc, "012345678905");
 
     /* Characters, not bytes: 250 two-byte characters pass. */
     for (int i = 0; i < 250; i++) {
@@ -437,9 +512,27 @@ static void test_item_map__name_over_250_chars_is_item_error(void **state)
     }
     name[500] = '\0';
     assert_int_equal(plan(f), SCB_OK);
+    assert_false(f->plan.invalid);
 }
 
-static void test_item_map__long_description_over_64k_is_error(void **state)
+static void test_item_map__bad_name_keeps_missing_product_uncreated(
+    void **state)
+{
+    struct fixture *f = *state;
+    char name[300];
+
+    memset(name, 'x', 251);
+    name[251] = '\0';
+    f->item.description = name;
+    f->in.exists = false;
+    assert_int_equal(plan(f), SCB_EINVAL);
+    assert_non_null(strstr(f->why, "description"));
+    assert_false(f->plan.create);
+    assert_null(f->plan.record);
+}
+
+static void test_item_map__long_description_over_64k_is_left_out(
+    void **state)
 {
     struct fixture *f = *state;
     char *ld = malloc(65538);
@@ -449,40 +542,98 @@ static void test_item_map__long_description_over_64k_is_error(void **state)
     ld[65536] = '\0';
     f->item.web_description = ld;
     assert_int_equal(plan(f), SCB_OK);
+    assert_false(f->plan.invalid);
     ld[65536] = 'y';
     ld[65537] = '\0';
-    assert_int_equal(plan(f), SCB_EINVAL);
+    assert_int_equal(plan(f), SCB_OK);
+    assert_true(f->plan.invalid);
     assert_non_null(strstr(f->why, "web_description"));
+    assert_null(f->plan.basic_info.long_description);
+    assert_true(f->plan.set_qty);
+
+    /* The create does not carry it: the product is still created. */
+    f->in.exists = false;
+    assert_int_equal(plan(f), SCB_OK);
+    assert_true(f->plan.create);
+    assert_true(f->plan.set_qty);
+    assert_true(f->plan.invalid);
+    assert_null(f->plan.basic_info.long_description);
     free(ld);
 }
 
-static void test_item_map__missing_or_bad_price_is_item_error(void **state)
+static void test_item_map__missing_or_bad_price_is_left_out(void **state)
 {
     struct fixture *f = *state;
     static const char *const bad[] = { "19", "19.999", "-1.00", "abc", "" };
 
     f->item.price = NULL;
-    assert_int_equal(plan(f), SCB_EINVAL);
+    assert_int_equal(plan(f), SCB_OK);
+    assert_true(f->plan.invalid);
     assert_non_null(strstr(f->why, "price: missing"));
+    assert_false(f->plan.basic_info.has_price);
+    assert_true(f->plan.set_qty);
+    assert_null(strstr(f->plan.record, "price"));
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         f->item.price = bad[i];
-        assert_int_equal(plan(f), SCB_EINVAL);
+        assert_int_equal(plan(f), SCB_OK);
+        assert_true(f->plan.invalid);
         assert_non_null(strstr(f->why, "price"));
+        assert_false(f->plan.basic_info.has_price);
+        assert_true(f->plan.set_qty);
     }
     f->item.price = "0.00";
     assert_int_equal(plan(f), SCB_OK);
+    assert_false(f->plan.invalid);
+    assert_true(f->plan.basic_info.has_price);
 }
 
-static void test_item_map__missing_qty_is_item_error(void **state)
+static void test_item_map__bad_price_keeps_missing_product_uncreated(
+    void **state)
+{
+    struct fixture *f = *state;
+
+    f->in.exists = false;
+    f->item.price = "-1.00";
+    assert_int_equal(plan(f), SCB_EINVAL);
+    assert_non_null(strstr(f->why, "price -1.00"));
+    assert_null(f->plan.record);
+}
+
+static void test_item_map__missing_qty_is_left_out(void **state)
 {
     struct fixture *f = *state;
 
     f->item.has_available_qty = false;
-    assert_int_equal(plan(f), SCB_EINVAL);
+    assert_int_equal(plan(f), SCB_OK);
+    assert_true(f->plan.invalid);
     assert_non_null(strstr(f->why, "available_qty"));
+    assert_false(f->plan.set_qty);
+    assert_true(f->plan.basic);
+    assert_null(strstr(f->plan.record, "qty"));
     f->cfg.sync_fields &= ~(unsigned)SYNC_QTY;
     assert_int_equal(plan(f), SCB_OK);
+    assert_false(f->plan.invalid);
     assert_false(f->plan.set_qty);
+}
+
+static void test_item_map__every_bad_field_is_named(void **state)
+{
+    struct fixture *f = *state;
+
+    f->item.upc = "012345678904";
+    f->item.price = "abc";
+    assert_int_equal(plan(f), SCB_OK);
+    assert_true(f->plan.invalid);
+    assert_string_equal(f->why, "upc 012345678904: not 12 to 14 digits "
+                                "with a GS1 check digit; price abc: not "
+                                "an amount of 0 or more");
+    assert_true(f->plan.set_qty);
+
+    /* A short buffer keeps the first reasons, cut, still a string. */
+    item_map_plan_release(&f->plan);
+    assert_int_equal(item_map_plan(&f->cfg, &f->in, &f->plan, f->why, 10),
+                     SCB_OK);
+    assert_string_equal(f->why, "upc 01234");
 }
 
 static void test_item_map__unreadable_record_rewrites_all(void **state)
@@ -543,6 +694,31 @@ static void test_item_map__allocation_failures_leak_nothing(void **state)
     free(rec);
 }
 
+static void test_item_map__left_out_field_allocations_leak_nothing(
+    void **state)
+{
+    struct fixture *f = *state;
+    char *rec = NULL;
+    enum scb_err err = SCB_ENOMEM;
+
+    mem_install_hooks();
+    plan_twice(f, &rec);
+    f->item.upc = "012345678904";
+    f->item.price = "";
+    for (long n = 0; n < 1000 && err == SCB_ENOMEM; n++) {
+        mem_fail_after(n);
+        err = plan(f);
+        mem_fail_after(-1);
+        if (err)
+            assert_int_equal(err, SCB_ENOMEM);
+    }
+    assert_int_equal(err, SCB_OK);
+    assert_true(f->plan.invalid);
+    assert_non_null(strstr(f->plan.record, "\"upc\""));
+    assert_non_null(strstr(f->plan.record, "\"price\""));
+    free(rec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -567,15 +743,22 @@ int main(void)
         T(test_item_map__sync_fields_select_writes),
         T(test_item_map__new_sync_field_is_written),
         T(test_item_map__upc_check_digit),
-        T(test_item_map__bad_upc_is_item_error),
-        T(test_item_map__name_over_250_chars_is_item_error),
-        T(test_item_map__long_description_over_64k_is_error),
-        T(test_item_map__missing_or_bad_price_is_item_error),
-        T(test_item_map__missing_qty_is_item_error),
+        T(test_item_map__bad_upc_is_left_out_and_stock_written),
+        T(test_item_map__bad_upc_keeps_the_upc_last_written),
+        T(test_item_map__bad_field_of_unchanged_item_is_still_reported),
+        T(test_item_map__bad_upc_keeps_missing_product_uncreated),
+        T(test_item_map__name_over_250_chars_is_left_out),
+        T(test_item_map__bad_name_keeps_missing_product_uncreated),
+        T(test_item_map__long_description_over_64k_is_left_out),
+        T(test_item_map__missing_or_bad_price_is_left_out),
+        T(test_item_map__bad_price_keeps_missing_product_uncreated),
+        T(test_item_map__missing_qty_is_left_out),
+        T(test_item_map__every_bad_field_is_named),
         T(test_item_map__unreadable_record_rewrites_all),
         T(test_item_map__record_ignored_when_product_missing),
         T(test_item_map__empty_name_never_clears_it),
         T(test_item_map__allocation_failures_leak_nothing),
+        T(test_item_map__left_out_field_allocations_leak_nothing),
 #undef T
     };
 
