@@ -144,7 +144,7 @@ class Redis:
     def _ping(self):
         try:
             return self.cmd("PING") == "PONG"
-        except OSError:
+        except (OSError, RuntimeError):  # not up yet, or LOADING its AOF
             return False
 
     def stop(self):
