@@ -1,26 +1,31 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# bench_items: the SKU sync (service/job_items.c) against its baseline on
-# the same machine, the same simulators and a throwaway redis-server.
-# Every figure is the median of 3 runs, printed with the command that
-# produced it.
+# bench_items: the SKU sync of the real scbridge binary (job_items.c,
+# item_poll.c, item_sync.c) against its baseline on the same machine, the
+# same simulators and a throwaway redis-server. Every figure is the median
+# of 3 runs, printed with the command that produced it.
 #
 # usage: bench_items.sh BUILD_DIR   (a MODE=rel build: make MODE=rel build-all)
 #
 # Measured: a first full sync of N items (catalog read, create, stock,
 # basic info, custom columns each), then a poll that finds M of them
-# changed (stock and name); items per second, Sellercloud calls per item
-# (the simulator's own count, token calls included) and Redis round trips
-# per item (INFO commandstats, all commands). The poll writes one item at
-# a time, so the baseline is the same Sellercloud client calling the
-# same simulator from one thread as fast as it can (sc-probe load), rate
-# limiter included: the sync's calls per second over it is the share of
-# the time spent on the sync's own bookkeeping.
+# changed (stock and name); items per second over the poll run (from its
+# start to its report: last_run_at and last_ok_at in the poll's hash),
+# Sellercloud calls per item (the simulator's own count, token calls
+# included) and Redis commands per item (INFO commandstats, all commands,
+# the service's background ones such as the leader lease included). Each
+# run starts scbridge on an empty Redis; the scheduled polls are hours
+# apart, so each sync is one poll asked for by a signed DDI item webhook,
+# as DDI sends it. The poll writes one item at a time, so the baseline is
+# the same Sellercloud client calling the same simulator from one thread
+# as fast as it can (sc-probe load), rate limiter included: the sync's
+# calls per second over it is the share of the time spent on the sync's
+# own bookkeeping.
 set -u
 
 bdir=${1:?usage: bench_items.sh BUILD_DIR}
 root=$(cd "$(dirname "$0")/.." && pwd)
-worker="$bdir/tools/items-worker"
+scb="$bdir/scbridge"
 probe="$bdir/tools/sc-probe"
 n=${BENCH_ITEMS:-2000}
 m=${BENCH_CHANGED:-200}
@@ -37,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-for t in "$worker" "$probe" "$bdir/sim-sc" "$bdir/sim-ddi"; do
+for t in "$scb" "$probe" "$bdir/sim-sc" "$bdir/sim-ddi"; do
     if [ ! -x "$t" ]; then
         echo "bench_items: $t is missing (make MODE=rel build-all)" >&2
         exit 1
@@ -130,17 +135,42 @@ for at in range(0, len(items), 500):
 EOF
 }
 
-# Enqueues a poll and waits until no job is ready, running or delayed.
+# POST /webhooks/ddi/items for one product, signed as DDI signs it: the
+# service asks for a poll at once.
+hint() {
+    python3 - "$scbport" "$SCBRIDGE_WEBHOOK_SECRET_DDI" "$1" <<'EOF'
+import base64, hashlib, hmac, json, sys, time, urllib.request
+port, secret, pno = sys.argv[1], sys.argv[2], sys.argv[3]
+body = json.dumps({"type": "items.changed", "product_nos": [pno]}).encode()
+msg_id, ts = "bench-%d" % time.monotonic_ns(), int(time.time())
+mac = hmac.new(base64.b64decode(secret),
+               b"%s.%d.%s" % (msg_id.encode(), ts, body), hashlib.sha256)
+req = urllib.request.Request(
+    "http://127.0.0.1:%s/webhooks/ddi/items" % port, body,
+    {"Content-Type": "application/json", "webhook-id": msg_id,
+     "webhook-timestamp": str(ts),
+     "webhook-signature": "v1," + base64.b64encode(mac.digest()).decode()})
+urllib.request.urlopen(req).read()
+EOF
+}
+
+poll_field() {
+    rcli hget scb:v1:poll:items:default "$1"
+}
+
+# Asks for a poll and waits for its report; prints "start end" (Unix ms).
 sync_items() {
-    "$worker" poll >/dev/null 2>&1 || exit 1
+    t=$(ms_now)
+    hint SKU-000000 || exit 1
     while :; do
-        a=$(rcli xlen scb:v1:jobs)
-        b=$(rcli zcard scb:v1:jobs:delayed)
-        if [ "$a" = 0 ] && [ "$b" = 0 ]; then
+        a=$(poll_field last_run_at)
+        b=$(poll_field last_ok_at)
+        if [ "${a:-0}" -ge "$t" ] && [ "${b:-0}" -ge "${a:-0}" ]; then
             break
         fi
         sleep 0.02
     done
+    echo "$a $b"
 }
 
 # One run: "items/s sc/item redis/item chg/s sc/chg scripts/item".
@@ -149,25 +179,29 @@ one_run() {
     curl -s -X POST "http://127.0.0.1:$scport/_sim/reset" >/dev/null
     curl -s -X POST -H 'Content-Type: application/json' -d '{"items":true}' \
         "http://127.0.0.1:$ddiport/_sim/reset" >/dev/null
+    start "$tmp/scbridge.log" '"msg":"started"' "$scb"
+    spid=$last_pid
+    # The first poll, when the scheduler takes the lead, finds no item.
+    until [ -n "$(poll_field full_sync_at)" ]; do
+        sleep 0.02
+    done
     seed 0 "$n" ""
-    start "$tmp/worker.log" '"started"' "$worker" run
-    wpid=$last_pid
     rcli config resetstat >/dev/null
     c0=$(sc_calls)
-    t0=$(ms_now)
-    sync_items
-    t1=$(ms_now)
+    set -- $(sync_items)
+    t0=$1
+    t1=$2
     c1=$(sc_calls)
     set -- $(redis_calls)
     r1=$1
     l1=$2
     seed 0 "$m" " v2"
-    t2=$(ms_now)
-    sync_items
-    t3=$(ms_now)
+    set -- $(sync_items)
+    t2=$1
+    t3=$2
     c2=$(sc_calls)
-    kill "$wpid"
-    wait "$wpid" 2>/dev/null
+    kill "$spid"
+    wait "$spid" 2>/dev/null
     awk -v n="$n" -v m="$m" -v t0="$t0" -v t1="$t1" -v t2="$t2" \
         -v t3="$t3" -v c0="$c0" -v c1="$c1" -v c2="$c2" -v r1="$r1" \
         -v l1="$l1" 'BEGIN { printf "%.0f %.2f %.2f %.0f %.2f %.2f\n",
@@ -190,6 +224,8 @@ bench_items() {
     start "$tmp/ddi.log" SIM_PORT= "$bdir/sim-ddi" --port 0 --items 0 \
         --api-key ddi-key --company 01 --warehouses MAIN,WEST
     ddiport=$(sim_port "$tmp/ddi.log")
+    scbport=$(free_port)
+    export SCBRIDGE_LISTEN="127.0.0.1:$scbport" SCBRIDGE_REDIS_PREFIX=scb:
     export SCBRIDGE_REDIS_URL="redis://127.0.0.1:$rport/0"
     export SCBRIDGE_ADMIN_TOKEN="bench-admin-token-0123456789abcdef0123"
     export SCBRIDGE_SC_BASE_URL="http://127.0.0.1:$scport/rest"
@@ -200,12 +236,14 @@ bench_items() {
     export SCBRIDGE_WEBHOOK_SECRET_SC=c2NicmlkZ2UtYmVuY2g=
     export SCBRIDGE_WEBHOOK_SECRET_DDI=c2NicmlkZ2UtYmVuY2g=
     export SCBRIDGE_SC_RATE_PER_HOUR=1000000 SCBRIDGE_WORKERS=4
-    export SCBRIDGE_LOG_LEVEL=info
+    export SCBRIDGE_LOG_LEVEL=info SCBRIDGE_POLL_ITEMS=24h
+    export SCBRIDGE_POLL_ORDERS=default=24h SCBRIDGE_POLL_SHIPMENTS=24h
+    export SCBRIDGE_IMPORT_SINCE=2020-01-01T00:00:00Z
 
     echo "bench_items: $n items, then $m changed; median of $runs runs;" \
         "SCBRIDGE_SC_RATE_PER_HOUR=1000000 (burst 20000: no throttling)"
-    echo "  command: $worker run; $worker poll (full sync, then a poll" \
-        "after $m items changed)"
+    echo "  command: $scb; a signed POST /webhooks/ddi/items asks for each" \
+        "poll (full sync, then a poll after $m items changed)"
     : >"$tmp/sync"
     i=0
     while [ "$i" -lt "$runs" ]; do

@@ -522,7 +522,7 @@ static bool sc_time_seconds(const char **p, int *sec, int *ms)
     if (**p != ':')
         return true;
     (*p)++;
-    if (!sc_digits(p, 2, sec) || *sec > 59)
+    if (!sc_digits(p, 2, sec) || *sec > 60) /* 60: a leap second */
         return false;
     if (**p != '.')
         return true;

@@ -6,6 +6,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
+#include "ddi_client.h"
 #include "jsonio.h"
 #include "mem.h"
 #include "money.h"
@@ -628,6 +629,23 @@ bool webhook_reference_is_ours(const char *ref)
     return b > 0 && ref[b] == '\0';
 }
 
+/*
+ * The record must also be one the tracking job can read (the limits of
+ * ddi_shipment_read(): ids of at most DDI_ID_MAX bytes, and so on): a 202
+ * for a shipment the job would then pass over would lose its tracking.
+ */
+static enum webhook_answer webhook_shipment_usable(const cJSON *root)
+{
+    struct ddi_shipment s;
+    bool valid;
+
+    if (ddi_shipment_read(root, &s) != SCB_OK)
+        return WEBHOOK_UNAVAILABLE;
+    valid = s.valid;
+    ddi_shipment_release(&s);
+    return valid ? WEBHOOK_OK : WEBHOOK_BAD_JSON;
+}
+
 enum webhook_answer webhook_parse_ship_confirm(const char *body, size_t len,
                                                struct webhook_shipment *out)
 {
@@ -641,6 +659,9 @@ enum webhook_answer webhook_parse_ship_confirm(const char *body, size_t len,
         res = WEBHOOK_BAD_JSON;
         goto out;
     }
+    res = webhook_shipment_usable(root);
+    if (res)
+        goto out;
     (void)jsonio_get_str(root, "reference", &ref); /* checked above */
     (void)jsonio_get_str(root, "shipment_id", &id);
     if (!webhook_reference_is_ours(ref)) {
