@@ -385,9 +385,12 @@ def test_token_expiry_mid_run_refreshes_once_without_failures():
     ids = sim.generate(1, companies=[COMPANY])
     env = probe_env(redis, sim.rest,
                     {"SCBRIDGE_SC_RATE_PER_HOUR": "1000000"})
-    # Four threads for 5 s on a 4 s token: refreshed once, at 3 s.
+    # Four threads for 5 s on a 4 s token: refreshed once, at 3 s. On a
+    # fast machine the load can outrun even the largest budget (1,000,000
+    # an hour: a burst of 20,000): such calls answer SCB_EWAIT, which a job
+    # waits out. Nothing may fail for the token.
     res, _ = probe(env, "load", 5, 4, COMPANY, ids[0])
-    assert res["results"] == {"SCB_OK": res["calls"]}, res
+    assert set(res["results"]) <= {"SCB_OK", "SCB_EWAIT"}, res
     assert res["calls"] > 50, res
     assert res["fetches"] == 2, res
     c = sim.counters()
