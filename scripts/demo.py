@@ -57,6 +57,9 @@ def start(keep):
                                "SCBRIDGE_POLL_ITEMS": "30s",
                                "SCBRIDGE_POLL_OVERLAP": "0s",
                                "SCBRIDGE_WORKERS": "4",
+                               # The real budget (10,800 an hour) would pace
+                               # the demo's burst to 3 calls a second.
+                               "SCBRIDGE_SC_RATE_PER_HOUR": "100000",
                                "SCBRIDGE_PARTIAL_SHIPMENTS":
                                    "default=complete,Amazon=first",
                            })
@@ -94,7 +97,15 @@ def flow(redis, sc, ddi):
             ddi.ship_confirm(order_no=d["order_no"])
             shipped += 1
     say("ship-confirmed %d DDI orders; tracking flows back" % shipped)
-    time.sleep(8)
+    last, quiet = None, 0
+    for _ in range(60):
+        time.sleep(1)
+        c = states(redis, ids)
+        say("states: " + ", ".join("%s %d" % kv for kv in sorted(c.items())))
+        quiet = quiet + 1 if c == last else 0
+        last = c
+        if quiet >= 3:
+            break
     return ids
 
 
