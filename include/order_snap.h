@@ -46,6 +46,15 @@ enum scb_err order_snap_announce(struct store *st, int64_t company,
                                  int64_t id, int64_t at_ms);
 
 /*
+ * The same for 'n' orders (at most 500) at once, in one command: the
+ * Sellercloud webhook announces what it accepted, so that a job already
+ * waiting for one of them knows a snapshot read before 'at_ms' is old.
+ */
+enum scb_err order_snap_announce_many(struct store *st, int64_t company,
+                                      const int64_t *ids, size_t n,
+                                      int64_t at_ms);
+
+/*
  * When order 'id' was last announced and not yet read since: *out_at_ms,
  * or 0 when nothing is pending for it.
  */

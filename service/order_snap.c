@@ -237,6 +237,49 @@ enum scb_err order_snap_announce(struct store *st, int64_t company,
     return err;
 }
 
+enum scb_err order_snap_announce_many(struct store *st, int64_t company,
+                                      const int64_t *ids, size_t n,
+                                      int64_t at_ms)
+{
+    struct buf key;
+    char at[24], (*nums)[24] = NULL;
+    const char **argv = NULL;
+    redisReply *r = NULL;
+    enum scb_err err = SCB_OK;
+
+    if (n == 0)
+        return SCB_OK;
+    if (n > 500)
+        return SCB_EINVAL;
+    buf_init(&key, 256);
+    nums = mem_calloc(n, sizeof(*nums));
+    argv = mem_calloc(3 + 2 * n, sizeof(*argv));
+    if (!nums || !argv)
+        err = SCB_ENOMEM;
+    if (!err)
+        err = pending_key(st, company, &key);
+    if (err)
+        goto out;
+    snprintf(at, sizeof(at), "%" PRId64, at_ms);
+    argv[0] = "ZADD";
+    argv[1] = key.data;
+    argv[2] = "GT";
+    for (size_t i = 0; i < n; i++) {
+        snprintf(nums[i], sizeof(nums[i]), "%" PRId64, ids[i]);
+        argv[3 + 2 * i] = at;
+        argv[4 + 2 * i] = nums[i];
+    }
+    err = store_cmd_argv(st, &r, (int)(3 + 2 * n), argv, NULL);
+
+out:
+    if (r)
+        freeReplyObject(r);
+    mem_free(argv);
+    mem_free(nums);
+    buf_release(&key);
+    return err;
+}
+
 enum scb_err order_snap_pending_at(struct store *st, int64_t company,
                                    int64_t id, int64_t *out_at_ms)
 {

@@ -11,6 +11,8 @@
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
+#include "order_snap.h"
+#include "orderstate.h"
 #include "queue.h"
 #include "route_webhooks.h"
 #include "store.h"
@@ -29,6 +31,9 @@ struct rw_batch {
     size_t payload_off[QUEUE_BATCH_MAX]; /* into text.data */
     size_t n;
     struct buf text; /* NUL-separated; moves as it grows */
+    int64_t company;                  /* Sellercloud: the company */
+    int64_t order_ids[QUEUE_BATCH_MAX]; /* and the orders announced */
+    size_t n_order_ids;
 };
 
 static const char *const rw_patterns[] = {
@@ -122,9 +127,11 @@ static enum scb_err rw_jobs_sc(const struct webhook_sc_note *note,
 {
     enum scb_err err = SCB_OK;
 
+    b->company = note->company_id;
     for (size_t i = 0; i < note->n_order_ids && !err; i++) {
         long long id = (long long)note->order_ids[i];
 
+        b->order_ids[b->n_order_ids++] = id;
         rw_job_open(b, "order.import");
         err = buf_printf(&b->text, "order:%lld", id);
         if (!err)
@@ -316,6 +323,16 @@ static enum webhook_answer rw_write(struct app *app, const char *req_id,
     err = rw_enqueue(st, app->cfg, src, msg_id, b, &dup);
     if (err == SCB_ESTORE)
         err = rw_enqueue(st, app->cfg, src, msg_id, b, &dup);
+    /*
+     * Tell jobs already waiting for these orders that news came: a
+     * snapshot read before now is old. Only a hint: each job announces
+     * its own order when it runs, so a failure here loses nothing.
+     */
+    if (!err && !dup && b->n_order_ids > 0 &&
+        order_snap_announce_many(st, b->company, b->order_ids,
+                                 b->n_order_ids, orderstate_now_ms()))
+        log_debug(RW_MOD, "announcing orders failed",
+                  LOG_STR("req", req_id), LOG_STR("detail", store_errstr(st)));
     if (err)
         log_warn(RW_MOD, "webhook write failed", LOG_STR("req", req_id),
                  LOG_STR("source", webhook_source_label(src)),

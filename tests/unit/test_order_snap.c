@@ -149,6 +149,22 @@ static void test_order_snap__settle_keeps_news_newer_than_the_read(
     assert_int_equal(at, 400);
 }
 
+static void test_order_snap__announce_many_in_one_command(void **state)
+{
+    struct fixture *f = *state;
+    int64_t ids[3] = { 21, 22, 23 }, at = 0;
+
+    assert_int_equal(order_snap_announce(f->st, 8, 22, 900), SCB_OK);
+    assert_int_equal(order_snap_announce_many(f->st, 8, ids, 3, 500),
+                     SCB_OK);
+    assert_int_equal(order_snap_pending_at(f->st, 8, 21, &at), SCB_OK);
+    assert_int_equal(at, 500);
+    assert_int_equal(order_snap_pending_at(f->st, 8, 22, &at), SCB_OK);
+    assert_int_equal(at, 900); /* a later announcement stays */
+    assert_int_equal(order_snap_announce_many(f->st, 8, ids, 501, 1),
+                     SCB_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest pure[] = {
@@ -159,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_order_snap__put_then_get_keeps_time),
         cmocka_unit_test(
             test_order_snap__settle_keeps_news_newer_than_the_read),
+        cmocka_unit_test(test_order_snap__announce_many_in_one_command),
     };
     int failed = cmocka_run_group_tests(pure, NULL, NULL);
 
