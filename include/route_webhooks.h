@@ -12,8 +12,8 @@
  * Jobs (coalescing key, payload):
  *   order.import   "order:<order_id>"
  *                  {"v":1,"company_id":C,"order_id":N,"source":"webhook"}
- *   tracking.push  "shipment:<shipment_id>" ("shipment:sha256:<hex>" when
- *                  the id is longer than ROUTE_WEBHOOKS_KEY_ID_MAX)
+ *   tracking.push  "shipment:<shipment_id>" (job_tracking_key(); ids over
+ *                  128 bytes are refused, as the tracking job cannot read them)
  *                  {"v":1,"source":"webhook","shipment":<the record>}
  *   item.sync      "item:<product_no>"
  *                  {"v":1,"product_no":"...","source":"webhook"}
@@ -27,7 +27,6 @@
 #include "err.h"
 #include "httpd.h"
 
-#define ROUTE_WEBHOOKS_KEY_ID_MAX 128 /* longer shipment ids are hashed */
 
 /*
  * Adds the three routes to app->httpd (an app_routes_fn; 'app' is the

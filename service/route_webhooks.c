@@ -5,8 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-
+#include "job_tracking.h"
 #include "jsonio.h"
 #include "log.h"
 #include "mem.h"
@@ -171,27 +170,6 @@ static enum scb_err rw_jobs_items(const struct webhook_items *items,
     return err;
 }
 
-/*
- * "shipment:<id>", or for an id too long for a queue key the SHA-256 of
- * it in hex, which stays one key per shipment.
- */
-static enum scb_err rw_shipment_key(const char *id, struct buf *out)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    size_t len = strlen(id);
-    enum scb_err err;
-
-    if (len <= ROUTE_WEBHOOKS_KEY_ID_MAX)
-        return buf_printf(out, "shipment:%s", id);
-    if (!EVP_Digest(id, len, md, &mdlen, EVP_sha256(), NULL))
-        return SCB_ENOMEM;
-    err = buf_puts(out, "shipment:sha256:");
-    for (unsigned int i = 0; i < mdlen && !err; i++)
-        err = buf_printf(out, "%02x", md[i]);
-    return err;
-}
-
 static enum scb_err rw_jobs_ship(const struct webhook_shipment *s,
                                  struct rw_batch *b)
 {
@@ -201,7 +179,8 @@ static enum scb_err rw_jobs_ship(const struct webhook_shipment *s,
     if (!record)
         return SCB_ENOMEM;
     rw_job_open(b, "tracking.push");
-    err = rw_shipment_key(s->shipment_id, &b->text);
+    /* The key the shipment poll uses too (job_tracking.h). */
+    err = job_tracking_key(s->shipment_id, &b->text);
     if (!err)
         err = rw_job_payload(b);
     if (!err)
