@@ -222,19 +222,7 @@ static enum scb_err pending_key(struct store *st, int64_t company,
 enum scb_err order_snap_announce(struct store *st, int64_t company,
                                  int64_t id, int64_t at_ms)
 {
-    struct buf key;
-    redisReply *r = NULL;
-    enum scb_err err;
-
-    buf_init(&key, 256);
-    err = pending_key(st, company, &key);
-    if (!err)
-        err = store_cmd(st, &r, "ZADD %s GT %" PRId64 " %" PRId64, key.data,
-                        at_ms, id);
-    if (r)
-        freeReplyObject(r);
-    buf_release(&key);
-    return err;
+    return order_snap_announce_many(st, company, &id, 1, at_ms);
 }
 
 enum scb_err order_snap_announce_many(struct store *st, int64_t company,

@@ -95,7 +95,7 @@ static double simhttp_uniform(uint64_t *state)
     return (double)(simhttp_next(state) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static void simhttp_sleep_ms(long ms)
+void simhttp_sleep_ms(long ms)
 {
     struct timespec ts;
 
@@ -169,8 +169,7 @@ static bool simhttp_wait(struct simhttp *srv, long ms)
     return !atomic_load(&srv->stopping);
 }
 
-/* True when the client closed its side of the connection. */
-static bool simhttp_peer_gone(struct MHD_Connection *conn)
+bool simhttp_peer_gone(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci;
     struct pollfd pfd;

@@ -27,6 +27,7 @@
 #ifndef SIM_SIMHTTP_H
 #define SIM_SIMHTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <microhttpd.h>
@@ -63,5 +64,11 @@ void simhttp_stop(struct simhttp *srv);
 
 /* Sets resp->body to a copy of 'json' and resp->status to 'status'. */
 void simhttp_reply(struct simhttp_resp *resp, int status, const char *json);
+
+/* Sleeps 'ms' milliseconds, EINTR included. */
+void simhttp_sleep_ms(long ms);
+
+/* True when the client closed its side of the connection. */
+bool simhttp_peer_gone(struct MHD_Connection *conn);
 
 #endif

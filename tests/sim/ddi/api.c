@@ -2,11 +2,7 @@
 /* DDI simulator gateway routes: /v1/pos-orders, /v1/shipments, /v1/items. */
 #include "ddisim.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #include "jsonio.h"
 #include "mem.h"
@@ -14,42 +10,14 @@
 #define DDISIM_STEP_MS 20
 #define DDISIM_ORDER_NO_MAX 23
 
-static void ddisim_sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        continue;
-}
-
-/* True when the client closed its side of the connection. */
-static bool ddisim_peer_gone(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci;
-    struct pollfd pfd;
-    char c;
-
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci)
-        return true;
-    pfd.fd = ci->connect_fd;
-    pfd.events = POLLIN | POLLRDHUP;
-    pfd.revents = 0;
-    if (poll(&pfd, 1, 0) <= 0)
-        return false;
-    if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))
-        return true;
-    return recv(pfd.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-}
-
 /* Waits 'ms' in short steps, or until the client leaves when 'hold'. */
 static void ddisim_wait(struct ddisim *d, struct MHD_Connection *conn, long ms,
                         bool hold)
 {
     while (ms > 0 && !atomic_load(&d->stopping)) {
-        if (hold && ddisim_peer_gone(conn))
+        if (hold && simhttp_peer_gone(conn))
             return;
-        ddisim_sleep_ms(ms < DDISIM_STEP_MS ? ms : DDISIM_STEP_MS);
+        simhttp_sleep_ms(ms < DDISIM_STEP_MS ? ms : DDISIM_STEP_MS);
         ms -= DDISIM_STEP_MS;
     }
 }
